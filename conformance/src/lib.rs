@@ -1,0 +1,1 @@
+//! The MQTT conformance suite: scenario model, runner and reports.
