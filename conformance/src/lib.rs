@@ -1,1 +1,3 @@
 //! The MQTT conformance suite: scenario model, runner and reports.
+
+pub mod catalogue;
