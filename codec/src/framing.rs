@@ -1,0 +1,103 @@
+//! Incremental decoding of a byte stream into packets.
+//!
+//! [`Decoder::decode`] looks at the front of a `BytesMut` that a socket reader appends to. It
+//! returns [`Decoded::Incomplete`] until a whole packet is there (a status, never an error),
+//! checks the announced size against the maximum as soon as the fixed header is complete (so an
+//! oversized packet is refused before its body is buffered), then cuts exactly the packet's
+//! bytes off the buffer and decodes them zero-copy.
+
+use bytes::{Buf, BytesMut};
+
+use crate::error::Error;
+use crate::header::{self, HeaderStatus};
+use crate::packet::Packet;
+use crate::varint::MAX_VARINT;
+use crate::version::ProtocolVersion;
+
+/// The largest packet the protocol can express: a 5-byte fixed header plus the largest
+/// remaining length. The default maximum, so that only a configured limit refuses packets.
+pub const MAX_PACKET_SIZE: usize = 5 + MAX_VARINT as usize;
+
+/// What [`Decoder::decode`] found at the front of the buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "boxing would allocate once per decoded packet on the hot path"
+)]
+pub enum Decoded {
+    /// A whole packet, removed from the buffer.
+    Packet(Packet),
+    /// Not enough bytes yet; nothing was removed.
+    Incomplete,
+}
+
+/// A streaming decoder for one connection.
+#[derive(Clone, Debug)]
+pub struct Decoder {
+    version: ProtocolVersion,
+    max_packet_size: usize,
+}
+
+impl Decoder {
+    /// A decoder for `version` with no size limit beyond the protocol's own.
+    ///
+    /// A server starts with any version: CONNECT carries its own, and the server then calls
+    /// [`Decoder::set_version`].
+    pub fn new(version: ProtocolVersion) -> Self {
+        Self {
+            version,
+            max_packet_size: MAX_PACKET_SIZE,
+        }
+    }
+
+    /// Sets the largest packet (fixed header included) this decoder accepts.
+    pub fn with_max_packet_size(mut self, max: usize) -> Self {
+        self.max_packet_size = max;
+        self
+    }
+
+    /// Switches the wire format, e.g. after CONNECT.
+    pub fn set_version(&mut self, version: ProtocolVersion) {
+        self.version = version;
+    }
+
+    /// The wire format in use.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// Sets the maximum packet size.
+    pub fn set_max_packet_size(&mut self, max: usize) {
+        self.max_packet_size = max;
+    }
+
+    /// The maximum packet size in force.
+    pub fn max_packet_size(&self) -> usize {
+        self.max_packet_size
+    }
+
+    /// Decodes the packet at the front of `buf`, if it is complete.
+    ///
+    /// On an error the connection cannot be resynchronised and should be closed; the buffer
+    /// is left as it was.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, Error> {
+        let header = match header::parse(buf)? {
+            HeaderStatus::Complete(header) => header,
+            HeaderStatus::Incomplete => return Ok(Decoded::Incomplete),
+        };
+        let size = header.packet_len();
+        if size > self.max_packet_size {
+            return Err(Error::PacketTooLarge {
+                size,
+                max: self.max_packet_size,
+            });
+        }
+        if buf.len() < size {
+            buf.reserve(size - buf.len());
+            return Ok(Decoded::Incomplete);
+        }
+        let mut frame = buf.split_to(size);
+        frame.advance(header.header_len);
+        Packet::decode(&header, frame.freeze(), self.version).map(Decoded::Packet)
+    }
+}

@@ -1,0 +1,218 @@
+//! CONNECT (3.1.1 and 5.0 section 3.1): the first packet a client sends.
+
+use bytes::{BufMut, Bytes};
+use bytestring::ByteString;
+
+use super::QoS;
+use crate::error::Error;
+use crate::primitives::{Reader, binary_len, put_binary};
+use crate::properties::{self, Properties, PropertyContext};
+use crate::topic;
+use crate::version::ProtocolVersion;
+
+/// A CONNECT packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connect {
+    /// The protocol version, which also sets the protocol name and level on the wire.
+    pub protocol: ProtocolVersion,
+    /// Clean Session (3.1.1) or Clean Start (5.0).
+    pub clean_start: bool,
+    /// Keep Alive in seconds; 0 turns it off.
+    pub keep_alive: u16,
+    /// 5.0 properties.
+    pub properties: Properties,
+    /// The client identifier; may be empty.
+    pub client_id: ByteString,
+    /// The will message, if the Will Flag is set.
+    pub will: Option<Will>,
+    /// The user name, if the User Name Flag is set.
+    pub username: Option<ByteString>,
+    /// The password, if the Password Flag is set.
+    pub password: Option<Bytes>,
+}
+
+/// The will message of a CONNECT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Will {
+    /// Will Topic.
+    pub topic: ByteString,
+    /// Will Payload.
+    pub payload: Bytes,
+    /// Will QoS.
+    pub qos: QoS,
+    /// Will Retain.
+    pub retain: bool,
+    /// 5.0 Will Properties.
+    pub properties: Properties,
+}
+
+impl Connect {
+    /// A CONNECT with the given version and client id, clean start, keep alive 60 and nothing
+    /// else set.
+    pub fn new(protocol: ProtocolVersion, client_id: impl Into<ByteString>) -> Self {
+        Self {
+            protocol,
+            clean_start: true,
+            keep_alive: 60,
+            properties: Properties::new(),
+            client_id: client_id.into(),
+            will: None,
+            username: None,
+            password: None,
+        }
+    }
+
+    pub(crate) fn decode(r: &mut Reader) -> Result<Self, Error> {
+        // The name is read as raw bytes: an unknown name is reported as such, not as bad UTF-8.
+        let name = r.binary("protocol name")?;
+        let level = r.u8("protocol level")?;
+        let protocol = match (&name[..], ProtocolVersion::from_level(level)) {
+            (b"MQTT", Some(v @ (ProtocolVersion::V3_1_1 | ProtocolVersion::V5_0)))
+            | (b"MQIsdp", Some(v @ ProtocolVersion::V3_1)) => v,
+            (b"MQTT" | b"MQIsdp", _) => return Err(Error::UnsupportedProtocolLevel { level }),
+            _ => return Err(Error::InvalidProtocolName),
+        };
+        let flags = r.u8("connect flags")?;
+        // The reserved flag must be 0 (MQTT-3.1.2-3).
+        if flags & 0x01 != 0 {
+            return Err(Error::ConnectReservedFlag);
+        }
+        let clean_start = flags & 0x02 != 0;
+        let will_flag = flags & 0x04 != 0;
+        let will_qos = (flags >> 3) & 0x03;
+        let will_retain = flags & 0x20 != 0;
+        let password_flag = flags & 0x40 != 0;
+        let username_flag = flags & 0x80 != 0;
+        // Will QoS 3 is malformed (3.1.1 MQTT-3.1.2-14, 5.0 MQTT-3.1.2-12).
+        if will_qos == 3 {
+            return Err(Error::WillQoS3);
+        }
+        // Without the Will Flag, Will QoS and Will Retain must be 0 (3.1.1 MQTT-3.1.2-13/15,
+        // 5.0 MQTT-3.1.2-11/13).
+        if !will_flag && (will_qos != 0 || will_retain) {
+            return Err(Error::WillFlagsWithoutWill);
+        }
+        // 3.1.1 forbids a password without a user name (MQTT-3.1.2-22); 5.0 allows it.
+        if password_flag && !username_flag && !protocol.is_v5() {
+            return Err(Error::PasswordWithoutUsername);
+        }
+        let keep_alive = r.u16("keep alive")?;
+        let properties = if protocol.is_v5() {
+            properties::decode(r, PropertyContext::Connect)?
+        } else {
+            Properties::new()
+        };
+        let client_id = r.string("client identifier")?;
+        let will = if will_flag {
+            let properties = if protocol.is_v5() {
+                properties::decode(r, PropertyContext::Will)?
+            } else {
+                Properties::new()
+            };
+            let topic = r.string("will topic")?;
+            topic::validate_name(&topic).map_err(Error::InvalidTopicName)?;
+            let payload = r.binary("will payload")?;
+            Some(Will {
+                topic,
+                payload,
+                qos: QoS::from_u8(will_qos).unwrap_or_default(),
+                retain: will_retain,
+                properties,
+            })
+        } else {
+            None
+        };
+        let username = if username_flag {
+            Some(r.string("user name")?)
+        } else {
+            None
+        };
+        let password = if password_flag {
+            Some(r.binary("password")?)
+        } else {
+            None
+        };
+        Ok(Self {
+            protocol,
+            clean_start,
+            keep_alive,
+            properties,
+            client_id,
+            will,
+            username,
+            password,
+        })
+    }
+
+    fn connect_flags(&self) -> u8 {
+        let mut flags = 0;
+        if self.clean_start {
+            flags |= 0x02;
+        }
+        if let Some(will) = &self.will {
+            flags |= 0x04 | will.qos.as_u8() << 3;
+            if will.retain {
+                flags |= 0x20;
+            }
+        }
+        if self.password.is_some() {
+            flags |= 0x40;
+        }
+        if self.username.is_some() {
+            flags |= 0x80;
+        }
+        flags
+    }
+
+    pub(crate) fn body_len(&self) -> usize {
+        let v5 = self.protocol.is_v5();
+        let mut len = binary_len(self.protocol.protocol_name().as_bytes()) + 1 + 1 + 2;
+        if v5 {
+            len += self.properties.encoded_len();
+        }
+        len += binary_len(self.client_id.as_bytes());
+        if let Some(will) = &self.will {
+            if v5 {
+                len += will.properties.encoded_len();
+            }
+            len += binary_len(will.topic.as_bytes()) + binary_len(&will.payload);
+        }
+        if let Some(username) = &self.username {
+            len += binary_len(username.as_bytes());
+        }
+        if let Some(password) = &self.password {
+            len += binary_len(password);
+        }
+        len
+    }
+
+    pub(crate) fn encode_body(&self, buf: &mut impl BufMut) -> Result<(), Error> {
+        let v5 = self.protocol.is_v5();
+        put_binary(
+            buf,
+            self.protocol.protocol_name().as_bytes(),
+            "protocol name",
+        )?;
+        buf.put_u8(self.protocol.level());
+        buf.put_u8(self.connect_flags());
+        buf.put_u16(self.keep_alive);
+        if v5 {
+            self.properties.encode(buf)?;
+        }
+        put_binary(buf, self.client_id.as_bytes(), "client identifier")?;
+        if let Some(will) = &self.will {
+            if v5 {
+                will.properties.encode(buf)?;
+            }
+            put_binary(buf, will.topic.as_bytes(), "will topic")?;
+            put_binary(buf, &will.payload, "will payload")?;
+        }
+        if let Some(username) = &self.username {
+            put_binary(buf, username.as_bytes(), "user name")?;
+        }
+        if let Some(password) = &self.password {
+            put_binary(buf, password, "password")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,126 @@
+//! The data representations of 3.1.1 section 1.5 and 5.0 section 1.5: two- and four-byte
+//! integers, UTF-8 strings, binary data and string pairs.
+//!
+//! [`Reader`] reads them from a packet body that has already been cut to exactly its remaining
+//! length, so no field can read into the next packet; every read checks what is left first.
+
+use bytes::{Buf, BufMut, Bytes};
+use bytestring::ByteString;
+
+use crate::error::Error;
+use crate::header::PacketType;
+use crate::varint::{self, VarInt};
+
+/// A bounded reader over one packet's body (or one length-prefixed part of it).
+#[derive(Debug)]
+pub(crate) struct Reader {
+    buf: Bytes,
+}
+
+impl Reader {
+    pub(crate) fn new(buf: Bytes) -> Self {
+        Self { buf }
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, Error> {
+        self.buf
+            .try_get_u8()
+            .map_err(|_| Error::UnexpectedEof { field })
+    }
+
+    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, Error> {
+        self.buf
+            .try_get_u16()
+            .map_err(|_| Error::UnexpectedEof { field })
+    }
+
+    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, Error> {
+        self.buf
+            .try_get_u32()
+            .map_err(|_| Error::UnexpectedEof { field })
+    }
+
+    pub(crate) fn varint(&mut self, field: &'static str) -> Result<u32, Error> {
+        match varint::read(&self.buf, field)? {
+            VarInt::Value(value, n) => {
+                self.buf.advance(n);
+                Ok(value)
+            }
+            VarInt::Incomplete => Err(Error::UnexpectedEof { field }),
+        }
+    }
+
+    /// Takes the next `n` bytes as their own buffer (zero-copy).
+    pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<Bytes, Error> {
+        if n > self.buf.len() {
+            return Err(Error::UnexpectedEof { field });
+        }
+        Ok(self.buf.split_to(n))
+    }
+
+    /// Binary Data: a two-byte length, then that many bytes.
+    pub(crate) fn binary(&mut self, field: &'static str) -> Result<Bytes, Error> {
+        let len = self.u16(field)?;
+        self.take(usize::from(len), field)
+    }
+
+    /// A UTF-8 Encoded String, checked for well-formedness (which rules out surrogates)
+    /// and U+0000 (3.1.1 MQTT-1.5.3-1/2, 5.0 MQTT-1.5.4-1/2).
+    pub(crate) fn string(&mut self, field: &'static str) -> Result<ByteString, Error> {
+        let bytes = self.binary(field)?;
+        to_string(bytes, field)
+    }
+
+    /// Everything left, e.g. the PUBLISH payload.
+    pub(crate) fn rest(&mut self) -> Bytes {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Fails if any bytes are left over after the last field.
+    pub(crate) fn finish(self, packet_type: PacketType) -> Result<(), Error> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::TrailingBytes {
+                packet_type,
+                count: self.buf.len(),
+            })
+        }
+    }
+}
+
+/// Checks raw bytes as an MQTT UTF-8 string.
+pub(crate) fn to_string(bytes: Bytes, field: &'static str) -> Result<ByteString, Error> {
+    if bytes.contains(&0) {
+        return Err(Error::NullCharacter { field });
+    }
+    ByteString::try_from(bytes).map_err(|_| Error::InvalidUtf8 { field })
+}
+
+/// Writes a two-byte length and the bytes of a string or binary field.
+pub(crate) fn put_binary(
+    buf: &mut impl BufMut,
+    bytes: &[u8],
+    field: &'static str,
+) -> Result<(), Error> {
+    let len = u16::try_from(bytes.len()).map_err(|_| Error::FieldTooLong {
+        field,
+        len: bytes.len(),
+    })?;
+    buf.put_u16(len);
+    buf.put_slice(bytes);
+    Ok(())
+}
+
+/// The encoded size of a string or binary field.
+pub(crate) fn binary_len(bytes: &[u8]) -> usize {
+    2 + bytes.len()
+}

@@ -1,0 +1,639 @@
+//! MQTT 5.0 properties (section 2.2.2): identifiers, the [`Property`] values, and the ordered
+//! [`Properties`] list a packet carries.
+//!
+//! The list keeps properties in wire order and may hold anything, duplicates included, so a
+//! test can encode a packet the spec forbids; [`decode`] is where the rules are enforced: known
+//! identifier, allowed in this packet, at most once where single-valued, value in range.
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes};
+use bytestring::ByteString;
+
+use crate::error::Error;
+use crate::primitives::{Reader, binary_len, put_binary};
+use crate::varint;
+
+/// A property identifier. A newtype, so unknown identifiers can be named and printed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PropertyId(pub u8);
+
+/// Where a property list sits, which decides the properties it may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PropertyContext {
+    /// CONNECT properties.
+    Connect,
+    /// CONNACK properties.
+    ConnAck,
+    /// PUBLISH properties.
+    Publish,
+    /// The Will Properties in the CONNECT payload.
+    Will,
+    /// PUBACK, PUBREC, PUBREL and PUBCOMP properties.
+    Ack,
+    /// SUBSCRIBE properties.
+    Subscribe,
+    /// SUBACK properties.
+    SubAck,
+    /// UNSUBSCRIBE properties.
+    Unsubscribe,
+    /// UNSUBACK properties.
+    UnsubAck,
+    /// DISCONNECT properties.
+    Disconnect,
+    /// AUTH properties.
+    Auth,
+}
+
+impl PropertyContext {
+    fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Connect => "CONNECT",
+            Self::ConnAck => "CONNACK",
+            Self::Publish => "PUBLISH",
+            Self::Will => "will properties",
+            Self::Ack => "PUBACK/PUBREC/PUBREL/PUBCOMP",
+            Self::Subscribe => "SUBSCRIBE",
+            Self::SubAck => "SUBACK",
+            Self::Unsubscribe => "UNSUBSCRIBE",
+            Self::UnsubAck => "UNSUBACK",
+            Self::Disconnect => "DISCONNECT",
+            Self::Auth => "AUTH",
+        }
+    }
+}
+
+/// The wire type of a property's value (5.0 table 2-4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ValueType {
+    Byte,
+    TwoByte,
+    FourByte,
+    VarInt,
+    String,
+    Binary,
+    Pair,
+}
+
+macro_rules! properties {
+    ($($name:ident = $id:literal, $text:literal, $ty:ident, [$($ctx:ident),*];)*) => {
+        impl PropertyId {
+            $(
+                #[doc = concat!("`", stringify!($id), "` ", $text, ".")]
+                pub const $name: Self = Self($id);
+            )*
+
+            /// The spec's name for the property.
+            pub fn name(self) -> Option<&'static str> {
+                match self.0 {
+                    $($id => Some($text),)*
+                    _ => None,
+                }
+            }
+
+            fn value_type(self) -> Option<ValueType> {
+                match self.0 {
+                    $($id => Some(ValueType::$ty),)*
+                    _ => None,
+                }
+            }
+
+            fn contexts(self) -> u16 {
+                match self.0 {
+                    $($id => 0 $(| PropertyContext::$ctx.bit())*,)*
+                    _ => 0,
+                }
+            }
+        }
+    };
+}
+
+properties! {
+    PAYLOAD_FORMAT_INDICATOR = 0x01, "Payload Format Indicator", Byte, [Publish, Will];
+    MESSAGE_EXPIRY_INTERVAL = 0x02, "Message Expiry Interval", FourByte, [Publish, Will];
+    CONTENT_TYPE = 0x03, "Content Type", String, [Publish, Will];
+    RESPONSE_TOPIC = 0x08, "Response Topic", String, [Publish, Will];
+    CORRELATION_DATA = 0x09, "Correlation Data", Binary, [Publish, Will];
+    SUBSCRIPTION_IDENTIFIER = 0x0B, "Subscription Identifier", VarInt, [Publish, Subscribe];
+    SESSION_EXPIRY_INTERVAL = 0x11, "Session Expiry Interval", FourByte, [Connect, ConnAck, Disconnect];
+    ASSIGNED_CLIENT_IDENTIFIER = 0x12, "Assigned Client Identifier", String, [ConnAck];
+    SERVER_KEEP_ALIVE = 0x13, "Server Keep Alive", TwoByte, [ConnAck];
+    AUTHENTICATION_METHOD = 0x15, "Authentication Method", String, [Connect, ConnAck, Auth];
+    AUTHENTICATION_DATA = 0x16, "Authentication Data", Binary, [Connect, ConnAck, Auth];
+    REQUEST_PROBLEM_INFORMATION = 0x17, "Request Problem Information", Byte, [Connect];
+    WILL_DELAY_INTERVAL = 0x18, "Will Delay Interval", FourByte, [Will];
+    REQUEST_RESPONSE_INFORMATION = 0x19, "Request Response Information", Byte, [Connect];
+    RESPONSE_INFORMATION = 0x1A, "Response Information", String, [ConnAck];
+    SERVER_REFERENCE = 0x1C, "Server Reference", String, [ConnAck, Disconnect];
+    REASON_STRING = 0x1F, "Reason String", String,
+        [ConnAck, Ack, SubAck, UnsubAck, Disconnect, Auth];
+    RECEIVE_MAXIMUM = 0x21, "Receive Maximum", TwoByte, [Connect, ConnAck];
+    TOPIC_ALIAS_MAXIMUM = 0x22, "Topic Alias Maximum", TwoByte, [Connect, ConnAck];
+    TOPIC_ALIAS = 0x23, "Topic Alias", TwoByte, [Publish];
+    MAXIMUM_QOS = 0x24, "Maximum QoS", Byte, [ConnAck];
+    RETAIN_AVAILABLE = 0x25, "Retain Available", Byte, [ConnAck];
+    USER_PROPERTY = 0x26, "User Property", Pair,
+        [Connect, ConnAck, Publish, Will, Ack, Subscribe, SubAck, Unsubscribe, UnsubAck,
+         Disconnect, Auth];
+    MAXIMUM_PACKET_SIZE = 0x27, "Maximum Packet Size", FourByte, [Connect, ConnAck];
+    WILDCARD_SUBSCRIPTION_AVAILABLE = 0x28, "Wildcard Subscription Available", Byte, [ConnAck];
+    SUBSCRIPTION_IDENTIFIER_AVAILABLE = 0x29, "Subscription Identifier Available", Byte,
+        [ConnAck];
+    SHARED_SUBSCRIPTION_AVAILABLE = 0x2A, "Shared Subscription Available", Byte, [ConnAck];
+}
+
+impl PropertyId {
+    /// Whether the property is allowed in `context`.
+    pub fn is_allowed_in(self, context: PropertyContext) -> bool {
+        self.contexts() & context.bit() != 0
+    }
+}
+
+impl fmt::Debug for PropertyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PropertyId({:#04x})", self.0)
+    }
+}
+
+impl fmt::Display for PropertyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "{name} ({:#04x})", self.0),
+            None => write!(f, "{:#04x}", self.0),
+        }
+    }
+}
+
+/// One property with its value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Property {
+    /// 0x01: 0 unspecified bytes, 1 UTF-8 payload.
+    PayloadFormatIndicator(u8),
+    /// 0x02: lifetime of the message in seconds.
+    MessageExpiryInterval(u32),
+    /// 0x03: MIME-like content type of the payload.
+    ContentType(ByteString),
+    /// 0x08: topic for a response.
+    ResponseTopic(ByteString),
+    /// 0x09: data correlating a response with its request.
+    CorrelationData(Bytes),
+    /// 0x0B: identifier of a subscription (1 to 268,435,455).
+    SubscriptionIdentifier(u32),
+    /// 0x11: session lifetime in seconds after the connection closes.
+    SessionExpiryInterval(u32),
+    /// 0x12: client identifier the server assigned.
+    AssignedClientIdentifier(ByteString),
+    /// 0x13: keep alive the server imposes.
+    ServerKeepAlive(u16),
+    /// 0x15: name of the enhanced authentication method.
+    AuthenticationMethod(ByteString),
+    /// 0x16: authentication method data.
+    AuthenticationData(Bytes),
+    /// 0x17: whether reason strings and user properties may be sent on failures.
+    RequestProblemInformation(u8),
+    /// 0x18: delay in seconds before the will is published.
+    WillDelayInterval(u32),
+    /// 0x19: whether the client asks for Response Information.
+    RequestResponseInformation(u8),
+    /// 0x1A: basis for response topics.
+    ResponseInformation(ByteString),
+    /// 0x1C: another server to use.
+    ServerReference(ByteString),
+    /// 0x1F: human-readable diagnostic.
+    ReasonString(ByteString),
+    /// 0x21: how many QoS 1/2 publications the sender will process at once.
+    ReceiveMaximum(u16),
+    /// 0x22: highest topic alias the sender accepts.
+    TopicAliasMaximum(u16),
+    /// 0x23: alias standing for a topic name.
+    TopicAlias(u16),
+    /// 0x24: highest QoS the server supports (0 or 1; absent means 2).
+    MaximumQoS(u8),
+    /// 0x25: whether retained messages are supported.
+    RetainAvailable(u8),
+    /// 0x26: an application-defined name/value pair.
+    UserProperty(ByteString, ByteString),
+    /// 0x27: largest packet the sender will accept.
+    MaximumPacketSize(u32),
+    /// 0x28: whether wildcard subscriptions are supported.
+    WildcardSubscriptionAvailable(u8),
+    /// 0x29: whether subscription identifiers are supported.
+    SubscriptionIdentifierAvailable(u8),
+    /// 0x2A: whether shared subscriptions are supported.
+    SharedSubscriptionAvailable(u8),
+}
+
+impl Property {
+    /// The property's identifier.
+    pub fn id(&self) -> PropertyId {
+        match self {
+            Self::PayloadFormatIndicator(_) => PropertyId::PAYLOAD_FORMAT_INDICATOR,
+            Self::MessageExpiryInterval(_) => PropertyId::MESSAGE_EXPIRY_INTERVAL,
+            Self::ContentType(_) => PropertyId::CONTENT_TYPE,
+            Self::ResponseTopic(_) => PropertyId::RESPONSE_TOPIC,
+            Self::CorrelationData(_) => PropertyId::CORRELATION_DATA,
+            Self::SubscriptionIdentifier(_) => PropertyId::SUBSCRIPTION_IDENTIFIER,
+            Self::SessionExpiryInterval(_) => PropertyId::SESSION_EXPIRY_INTERVAL,
+            Self::AssignedClientIdentifier(_) => PropertyId::ASSIGNED_CLIENT_IDENTIFIER,
+            Self::ServerKeepAlive(_) => PropertyId::SERVER_KEEP_ALIVE,
+            Self::AuthenticationMethod(_) => PropertyId::AUTHENTICATION_METHOD,
+            Self::AuthenticationData(_) => PropertyId::AUTHENTICATION_DATA,
+            Self::RequestProblemInformation(_) => PropertyId::REQUEST_PROBLEM_INFORMATION,
+            Self::WillDelayInterval(_) => PropertyId::WILL_DELAY_INTERVAL,
+            Self::RequestResponseInformation(_) => PropertyId::REQUEST_RESPONSE_INFORMATION,
+            Self::ResponseInformation(_) => PropertyId::RESPONSE_INFORMATION,
+            Self::ServerReference(_) => PropertyId::SERVER_REFERENCE,
+            Self::ReasonString(_) => PropertyId::REASON_STRING,
+            Self::ReceiveMaximum(_) => PropertyId::RECEIVE_MAXIMUM,
+            Self::TopicAliasMaximum(_) => PropertyId::TOPIC_ALIAS_MAXIMUM,
+            Self::TopicAlias(_) => PropertyId::TOPIC_ALIAS,
+            Self::MaximumQoS(_) => PropertyId::MAXIMUM_QOS,
+            Self::RetainAvailable(_) => PropertyId::RETAIN_AVAILABLE,
+            Self::UserProperty(..) => PropertyId::USER_PROPERTY,
+            Self::MaximumPacketSize(_) => PropertyId::MAXIMUM_PACKET_SIZE,
+            Self::WildcardSubscriptionAvailable(_) => PropertyId::WILDCARD_SUBSCRIPTION_AVAILABLE,
+            Self::SubscriptionIdentifierAvailable(_) => {
+                PropertyId::SUBSCRIPTION_IDENTIFIER_AVAILABLE
+            }
+            Self::SharedSubscriptionAvailable(_) => PropertyId::SHARED_SUBSCRIPTION_AVAILABLE,
+        }
+    }
+
+    fn value_len(&self) -> usize {
+        match self {
+            Self::PayloadFormatIndicator(_)
+            | Self::RequestProblemInformation(_)
+            | Self::RequestResponseInformation(_)
+            | Self::MaximumQoS(_)
+            | Self::RetainAvailable(_)
+            | Self::WildcardSubscriptionAvailable(_)
+            | Self::SubscriptionIdentifierAvailable(_)
+            | Self::SharedSubscriptionAvailable(_) => 1,
+            Self::ServerKeepAlive(_)
+            | Self::ReceiveMaximum(_)
+            | Self::TopicAliasMaximum(_)
+            | Self::TopicAlias(_) => 2,
+            Self::MessageExpiryInterval(_)
+            | Self::SessionExpiryInterval(_)
+            | Self::WillDelayInterval(_)
+            | Self::MaximumPacketSize(_) => 4,
+            Self::SubscriptionIdentifier(v) => varint::len(*v),
+            Self::ContentType(s)
+            | Self::ResponseTopic(s)
+            | Self::AssignedClientIdentifier(s)
+            | Self::AuthenticationMethod(s)
+            | Self::ResponseInformation(s)
+            | Self::ServerReference(s)
+            | Self::ReasonString(s) => binary_len(s.as_bytes()),
+            Self::CorrelationData(b) | Self::AuthenticationData(b) => binary_len(b),
+            Self::UserProperty(k, v) => binary_len(k.as_bytes()) + binary_len(v.as_bytes()),
+        }
+    }
+
+    fn encode(&self, buf: &mut impl BufMut) -> Result<(), Error> {
+        buf.put_u8(self.id().0);
+        match self {
+            Self::PayloadFormatIndicator(v)
+            | Self::RequestProblemInformation(v)
+            | Self::RequestResponseInformation(v)
+            | Self::MaximumQoS(v)
+            | Self::RetainAvailable(v)
+            | Self::WildcardSubscriptionAvailable(v)
+            | Self::SubscriptionIdentifierAvailable(v)
+            | Self::SharedSubscriptionAvailable(v) => buf.put_u8(*v),
+            Self::ServerKeepAlive(v)
+            | Self::ReceiveMaximum(v)
+            | Self::TopicAliasMaximum(v)
+            | Self::TopicAlias(v) => buf.put_u16(*v),
+            Self::MessageExpiryInterval(v)
+            | Self::SessionExpiryInterval(v)
+            | Self::WillDelayInterval(v)
+            | Self::MaximumPacketSize(v) => buf.put_u32(*v),
+            Self::SubscriptionIdentifier(v) => {
+                if *v > varint::MAX_VARINT {
+                    return Err(Error::PropertyOutOfRange {
+                        property: PropertyId::SUBSCRIPTION_IDENTIFIER,
+                        value: *v,
+                    });
+                }
+                varint::write(buf, *v);
+            }
+            Self::ContentType(s)
+            | Self::ResponseTopic(s)
+            | Self::AssignedClientIdentifier(s)
+            | Self::AuthenticationMethod(s)
+            | Self::ResponseInformation(s)
+            | Self::ServerReference(s)
+            | Self::ReasonString(s) => put_binary(buf, s.as_bytes(), "property string")?,
+            Self::CorrelationData(b) | Self::AuthenticationData(b) => {
+                put_binary(buf, b, "property binary data")?;
+            }
+            Self::UserProperty(k, v) => {
+                put_binary(buf, k.as_bytes(), "user property name")?;
+                put_binary(buf, v.as_bytes(), "user property value")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The properties of one packet, in wire order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Properties(pub Vec<Property>);
+
+macro_rules! getters {
+    ($($(#[$doc:meta])* $fn:ident -> $ty:ty, $variant:ident;)*) => {
+        impl Properties {
+            $(
+                $(#[$doc])*
+                pub fn $fn(&self) -> Option<$ty> {
+                    self.0.iter().find_map(|p| match p {
+                        Property::$variant(v) => Some(v.clone()),
+                        _ => None,
+                    })
+                }
+            )*
+        }
+    };
+}
+
+getters! {
+    /// Payload Format Indicator, if present.
+    payload_format_indicator -> u8, PayloadFormatIndicator;
+    /// Message Expiry Interval, if present.
+    message_expiry_interval -> u32, MessageExpiryInterval;
+    /// Content Type, if present.
+    content_type -> ByteString, ContentType;
+    /// Response Topic, if present.
+    response_topic -> ByteString, ResponseTopic;
+    /// Correlation Data, if present.
+    correlation_data -> Bytes, CorrelationData;
+    /// Session Expiry Interval, if present.
+    session_expiry_interval -> u32, SessionExpiryInterval;
+    /// Assigned Client Identifier, if present.
+    assigned_client_identifier -> ByteString, AssignedClientIdentifier;
+    /// Server Keep Alive, if present.
+    server_keep_alive -> u16, ServerKeepAlive;
+    /// Authentication Method, if present.
+    authentication_method -> ByteString, AuthenticationMethod;
+    /// Authentication Data, if present.
+    authentication_data -> Bytes, AuthenticationData;
+    /// Request Problem Information, if present.
+    request_problem_information -> u8, RequestProblemInformation;
+    /// Will Delay Interval, if present.
+    will_delay_interval -> u32, WillDelayInterval;
+    /// Request Response Information, if present.
+    request_response_information -> u8, RequestResponseInformation;
+    /// Response Information, if present.
+    response_information -> ByteString, ResponseInformation;
+    /// Server Reference, if present.
+    server_reference -> ByteString, ServerReference;
+    /// Reason String, if present.
+    reason_string -> ByteString, ReasonString;
+    /// Receive Maximum, if present.
+    receive_maximum -> u16, ReceiveMaximum;
+    /// Topic Alias Maximum, if present.
+    topic_alias_maximum -> u16, TopicAliasMaximum;
+    /// Topic Alias, if present.
+    topic_alias -> u16, TopicAlias;
+    /// Maximum QoS, if present.
+    maximum_qos -> u8, MaximumQoS;
+    /// Retain Available, if present.
+    retain_available -> u8, RetainAvailable;
+    /// Maximum Packet Size, if present.
+    maximum_packet_size -> u32, MaximumPacketSize;
+    /// Wildcard Subscription Available, if present.
+    wildcard_subscription_available -> u8, WildcardSubscriptionAvailable;
+    /// Subscription Identifier Available, if present.
+    subscription_identifier_available -> u8, SubscriptionIdentifierAvailable;
+    /// Shared Subscription Available, if present.
+    shared_subscription_available -> u8, SharedSubscriptionAvailable;
+}
+
+impl Properties {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Whether there are no properties.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Appends a property (no check: see the module docs).
+    pub fn push(&mut self, property: Property) {
+        self.0.push(property);
+    }
+
+    /// Appends a property and returns the list, for building packets inline.
+    pub fn with(mut self, property: Property) -> Self {
+        self.0.push(property);
+        self
+    }
+
+    /// Iterates over the properties in wire order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Property> {
+        self.0.iter()
+    }
+
+    /// User properties, in order.
+    pub fn user_properties(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().filter_map(|p| match p {
+            Property::UserProperty(k, v) => Some((&**k, &**v)),
+            _ => None,
+        })
+    }
+
+    /// Subscription identifiers, in order (a forwarded PUBLISH may carry several).
+    pub fn subscription_identifiers(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().filter_map(|p| match p {
+            Property::SubscriptionIdentifier(v) => Some(*v),
+            _ => None,
+        })
+    }
+
+    /// Removes every property with this identifier.
+    pub fn remove(&mut self, id: PropertyId) {
+        self.0.retain(|p| p.id() != id);
+    }
+
+    /// Replaces the properties with this identifier by `property`, appended at the end.
+    pub fn set(&mut self, property: Property) {
+        self.remove(property.id());
+        self.0.push(property);
+    }
+
+    /// The size of the property list without its length prefix.
+    pub fn body_len(&self) -> usize {
+        self.0.iter().map(|p| 1 + p.value_len()).sum()
+    }
+
+    /// The size of the list with its Variable Byte Integer length prefix.
+    pub fn encoded_len(&self) -> usize {
+        let body = self.body_len();
+        varint::len(u32::try_from(body).unwrap_or(u32::MAX)) + body
+    }
+
+    /// Writes the length prefix and the properties.
+    pub fn encode(&self, buf: &mut impl BufMut) -> Result<(), Error> {
+        let body = self.body_len();
+        let len = u32::try_from(body)
+            .ok()
+            .filter(|&l| l <= varint::MAX_VARINT)
+            .ok_or(Error::RemainingLengthTooLarge { len: body })?;
+        varint::write(buf, len);
+        for property in &self.0 {
+            property.encode(buf)?;
+        }
+        Ok(())
+    }
+}
+
+impl From<Vec<Property>> for Properties {
+    fn from(list: Vec<Property>) -> Self {
+        Self(list)
+    }
+}
+
+impl<'a> IntoIterator for &'a Properties {
+    type Item = &'a Property;
+    type IntoIter = std::slice::Iter<'a, Property>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// Reads a property length and the properties it covers, enforcing every rule of 5.0 2.2.2.
+pub(crate) fn decode(reader: &mut Reader, context: PropertyContext) -> Result<Properties, Error> {
+    let len = reader.varint("property length")?;
+    if len == 0 {
+        return Ok(Properties::new());
+    }
+    let mut r = Reader::new(reader.take(len as usize, "properties")?);
+    let mut list = Vec::new();
+    // Every known identifier is below 64, so one bit each records what was seen.
+    let mut seen: u64 = 0;
+    while !r.is_empty() {
+        let raw_id = r.varint("property identifier")?;
+        let id = u8::try_from(raw_id)
+            .ok()
+            .map(PropertyId)
+            .filter(|id| id.value_type().is_some())
+            .ok_or(Error::UnknownProperty { id: raw_id })?;
+        if !id.is_allowed_in(context) {
+            return Err(Error::PropertyNotAllowed {
+                property: id,
+                context: context.name(),
+            });
+        }
+        let repeatable = id == PropertyId::USER_PROPERTY
+            || (id == PropertyId::SUBSCRIPTION_IDENTIFIER && context == PropertyContext::Publish);
+        let bit = 1u64 << id.0;
+        if seen & bit != 0 && !repeatable {
+            return Err(Error::DuplicateProperty { property: id });
+        }
+        seen |= bit;
+        list.push(decode_value(&mut r, id)?);
+    }
+    Ok(Properties(list))
+}
+
+fn decode_value(r: &mut Reader, id: PropertyId) -> Result<Property, Error> {
+    const FIELD: &str = "property value";
+    let out_of_range = |value: u32| Error::PropertyOutOfRange {
+        property: id,
+        value,
+    };
+    // A flag byte above 1 is a Protocol Error for every one-byte property (5.0 3.1.2.11, 3.2.2.3,
+    // 3.3.2.3.2); Maximum QoS likewise may only be 0 or 1 (3.2.2.3.4).
+    let flag = |r: &mut Reader| {
+        let v = r.u8(FIELD)?;
+        if v > 1 {
+            Err(out_of_range(u32::from(v)))
+        } else {
+            Ok(v)
+        }
+    };
+    // Receive Maximum, Maximum Packet Size, Topic Alias and Subscription Identifier may not be
+    // 0 (5.0 3.1.2.11.3, 3.1.2.11.4, MQTT-3.3.2-8, 3.8.2.1.2).
+    let non_zero_u16 = |r: &mut Reader| {
+        let v = r.u16(FIELD)?;
+        if v == 0 { Err(out_of_range(0)) } else { Ok(v) }
+    };
+    Ok(match id {
+        PropertyId::PAYLOAD_FORMAT_INDICATOR => Property::PayloadFormatIndicator(flag(r)?),
+        PropertyId::MESSAGE_EXPIRY_INTERVAL => Property::MessageExpiryInterval(r.u32(FIELD)?),
+        PropertyId::CONTENT_TYPE => Property::ContentType(r.string("content type")?),
+        PropertyId::RESPONSE_TOPIC => {
+            let topic = r.string("response topic")?;
+            // The Response Topic is a Topic Name: no wildcards (MQTT-3.3.2-14).
+            crate::topic::validate_name(&topic).map_err(Error::InvalidTopicName)?;
+            Property::ResponseTopic(topic)
+        }
+        PropertyId::CORRELATION_DATA => Property::CorrelationData(r.binary("correlation data")?),
+        PropertyId::SUBSCRIPTION_IDENTIFIER => {
+            let v = r.varint("subscription identifier")?;
+            if v == 0 {
+                return Err(out_of_range(0));
+            }
+            Property::SubscriptionIdentifier(v)
+        }
+        PropertyId::SESSION_EXPIRY_INTERVAL => Property::SessionExpiryInterval(r.u32(FIELD)?),
+        PropertyId::ASSIGNED_CLIENT_IDENTIFIER => {
+            Property::AssignedClientIdentifier(r.string("assigned client identifier")?)
+        }
+        PropertyId::SERVER_KEEP_ALIVE => Property::ServerKeepAlive(r.u16(FIELD)?),
+        PropertyId::AUTHENTICATION_METHOD => {
+            Property::AuthenticationMethod(r.string("authentication method")?)
+        }
+        PropertyId::AUTHENTICATION_DATA => {
+            Property::AuthenticationData(r.binary("authentication data")?)
+        }
+        PropertyId::REQUEST_PROBLEM_INFORMATION => Property::RequestProblemInformation(flag(r)?),
+        PropertyId::WILL_DELAY_INTERVAL => Property::WillDelayInterval(r.u32(FIELD)?),
+        PropertyId::REQUEST_RESPONSE_INFORMATION => Property::RequestResponseInformation(flag(r)?),
+        PropertyId::RESPONSE_INFORMATION => {
+            Property::ResponseInformation(r.string("response information")?)
+        }
+        PropertyId::SERVER_REFERENCE => Property::ServerReference(r.string("server reference")?),
+        PropertyId::REASON_STRING => Property::ReasonString(r.string("reason string")?),
+        PropertyId::RECEIVE_MAXIMUM => Property::ReceiveMaximum(non_zero_u16(r)?),
+        PropertyId::TOPIC_ALIAS_MAXIMUM => Property::TopicAliasMaximum(r.u16(FIELD)?),
+        PropertyId::TOPIC_ALIAS => Property::TopicAlias(non_zero_u16(r)?),
+        PropertyId::MAXIMUM_QOS => Property::MaximumQoS(flag(r)?),
+        PropertyId::RETAIN_AVAILABLE => Property::RetainAvailable(flag(r)?),
+        PropertyId::USER_PROPERTY => {
+            let key = r.string("user property name")?;
+            let value = r.string("user property value")?;
+            Property::UserProperty(key, value)
+        }
+        PropertyId::MAXIMUM_PACKET_SIZE => {
+            let v = r.u32(FIELD)?;
+            if v == 0 {
+                return Err(out_of_range(0));
+            }
+            Property::MaximumPacketSize(v)
+        }
+        PropertyId::WILDCARD_SUBSCRIPTION_AVAILABLE => {
+            Property::WildcardSubscriptionAvailable(flag(r)?)
+        }
+        PropertyId::SUBSCRIPTION_IDENTIFIER_AVAILABLE => {
+            Property::SubscriptionIdentifierAvailable(flag(r)?)
+        }
+        PropertyId::SHARED_SUBSCRIPTION_AVAILABLE => {
+            Property::SharedSubscriptionAvailable(flag(r)?)
+        }
+        _ => {
+            return Err(Error::UnknownProperty {
+                id: u32::from(id.0),
+            });
+        }
+    })
+}
