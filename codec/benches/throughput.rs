@@ -574,6 +574,15 @@ fn main() {
         "both streams carry the same packet sequence"
     );
 
+    // `MQTT_BENCH_PROFILE=1` runs only our decoder, repeatedly, for a profiler to look at.
+    if std::env::var_os("MQTT_BENCH_PROFILE").is_some() {
+        for (spec, bytes, _) in &streams {
+            let t = time_runs("ours", PACKETS, || (spec.ours_decode)(bytes));
+            report("ours", spec.label, bytes.len(), &t);
+        }
+        return;
+    }
+
     println!(
         "codec throughput: {cores} cores ({cpu}), {RUNS} timed runs + 1 warm-up, median reported"
     );

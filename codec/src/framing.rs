@@ -20,10 +20,6 @@ pub const MAX_PACKET_SIZE: usize = 5 + MAX_VARINT as usize;
 
 /// What [`Decoder::decode`] found at the front of the buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "boxing would allocate once per decoded packet on the hot path"
-)]
 pub enum Decoded {
     /// A whole packet, removed from the buffer.
     Packet(Packet),

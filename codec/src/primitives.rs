@@ -97,12 +97,93 @@ impl Reader {
     }
 }
 
-/// Checks raw bytes as an MQTT UTF-8 string.
+/// Checks raw bytes as an MQTT UTF-8 string and wraps them without copying.
 pub(crate) fn to_string(bytes: Bytes, field: &'static str) -> Result<ByteString, Error> {
-    if bytes.contains(&0) {
+    check_str(&bytes, field)?;
+    ByteString::try_from(bytes).map_err(|_| Error::InvalidUtf8 { field })
+}
+
+/// Checks that `bytes` are well-formed UTF-8 (which rules out surrogates) without U+0000
+/// (3.1.1 MQTT-1.5.3-1/2, 5.0 MQTT-1.5.4-1/2).
+///
+/// Nearly every string on the wire is ASCII, so one branch-free pass over the bytes settles
+/// the common case; only a string with a byte of 0x80 or above pays for the full UTF-8 check.
+pub(crate) fn check_str(bytes: &[u8], field: &'static str) -> Result<(), Error> {
+    let (high, zero) = scan(bytes);
+    if zero {
         return Err(Error::NullCharacter { field });
     }
-    ByteString::try_from(bytes).map_err(|_| Error::InvalidUtf8 { field })
+    if high && std::str::from_utf8(bytes).is_err() {
+        return Err(Error::InvalidUtf8 { field });
+    }
+    Ok(())
+}
+
+/// Whether `bytes` hold a byte of 0x80 or above, and whether they hold a zero byte.
+///
+/// Written as two OR-accumulators with no early exit, so the compiler can vectorise it.
+pub(crate) fn scan(bytes: &[u8]) -> (bool, bool) {
+    let mut high = 0u8;
+    let mut zero = 0u8;
+    for &b in bytes {
+        high |= b;
+        zero |= u8::from(b == 0);
+    }
+    (high & 0x80 != 0, zero != 0)
+}
+
+/// A bounded reader over a borrowed slice, for validating without taking `Bytes` slices.
+#[derive(Debug)]
+pub(crate) struct Cursor<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Self { buf }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], Error> {
+        if n > self.buf.len() {
+            return Err(Error::UnexpectedEof { field });
+        }
+        let (head, tail) = self.buf.split_at(n);
+        self.buf = tail;
+        Ok(head)
+    }
+
+    pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, Error> {
+        Ok(self.take(1, field)?.first().copied().unwrap_or_default())
+    }
+
+    pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, Error> {
+        let b = self.take(2, field)?;
+        Ok(u16::from_be_bytes(b.try_into().unwrap_or_default()))
+    }
+
+    pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, Error> {
+        let b = self.take(4, field)?;
+        Ok(u32::from_be_bytes(b.try_into().unwrap_or_default()))
+    }
+
+    pub(crate) fn varint(&mut self, field: &'static str) -> Result<u32, Error> {
+        match varint::read(self.buf, field)? {
+            VarInt::Value(value, n) => {
+                self.take(n, field)?;
+                Ok(value)
+            }
+            VarInt::Incomplete => Err(Error::UnexpectedEof { field }),
+        }
+    }
+
+    pub(crate) fn binary(&mut self, field: &'static str) -> Result<&'a [u8], Error> {
+        let len = self.u16(field)?;
+        self.take(usize::from(len), field)
+    }
 }
 
 /// Writes a two-byte length and the bytes of a string or binary field.

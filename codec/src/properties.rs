@@ -11,7 +11,7 @@ use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
 use crate::error::Error;
-use crate::primitives::{Reader, binary_len, put_binary};
+use crate::primitives::{Cursor, Reader, binary_len, check_str, put_binary};
 use crate::varint;
 
 /// A property identifier. A newtype, so unknown identifiers can be named and printed.
@@ -343,8 +343,30 @@ impl Property {
 }
 
 /// The properties of one packet, in wire order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Properties(pub Vec<Property>);
+///
+/// A decoded list keeps the bytes it was decoded from, already validated, and parses a property
+/// only when asked for it: a broker that forwards a PUBLISH re-encodes those bytes as they
+/// were, and decoding costs no allocation and one reference count however many properties
+/// there are. A list built in code holds [`Property`] values; the first change to a decoded
+/// list turns it into one.
+#[derive(Clone, Default)]
+pub struct Properties {
+    repr: Repr,
+}
+
+#[derive(Clone)]
+enum Repr {
+    /// Built in code (or changed after decoding).
+    List(Vec<Property>),
+    /// The validated property bytes of a decoded packet, without the length prefix.
+    Wire(Bytes),
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Self::List(Vec::new())
+    }
+}
 
 macro_rules! getters {
     ($($(#[$doc:meta])* $fn:ident -> $ty:ty, $variant:ident;)*) => {
@@ -352,8 +374,8 @@ macro_rules! getters {
             $(
                 $(#[$doc])*
                 pub fn $fn(&self) -> Option<$ty> {
-                    self.0.iter().find_map(|p| match p {
-                        Property::$variant(v) => Some(v.clone()),
+                    self.iter().find_map(|p| match p {
+                        Property::$variant(v) => Some(v),
                         _ => None,
                     })
                 }
@@ -418,60 +440,92 @@ getters! {
 impl Properties {
     /// An empty list.
     pub fn new() -> Self {
-        Self(Vec::new())
+        Self::default()
     }
 
     /// Whether there are no properties.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        match &self.repr {
+            Repr::List(list) => list.is_empty(),
+            Repr::Wire(bytes) => bytes.is_empty(),
+        }
+    }
+
+    /// The number of properties.
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::List(list) => list.len(),
+            Repr::Wire(_) => self.iter().count(),
+        }
     }
 
     /// Appends a property (no check: see the module docs).
     pub fn push(&mut self, property: Property) {
-        self.0.push(property);
+        self.list_mut().push(property);
     }
 
     /// Appends a property and returns the list, for building packets inline.
     pub fn with(mut self, property: Property) -> Self {
-        self.0.push(property);
+        self.push(property);
         self
     }
 
-    /// Iterates over the properties in wire order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Property> {
-        self.0.iter()
+    /// The properties in wire order.
+    pub fn iter(&self) -> Iter<'_> {
+        match &self.repr {
+            Repr::List(list) => Iter(IterRepr::List(list.iter())),
+            Repr::Wire(bytes) => Iter(IterRepr::Wire(Reader::new(bytes.clone()))),
+        }
+    }
+
+    /// The properties as a vector.
+    pub fn to_vec(&self) -> Vec<Property> {
+        self.iter().collect()
+    }
+
+    /// The first property with this identifier.
+    pub fn get(&self, id: PropertyId) -> Option<Property> {
+        self.iter().find(|p| p.id() == id)
+    }
+
+    /// Whether a property with this identifier is present.
+    pub fn contains(&self, id: PropertyId) -> bool {
+        self.iter().any(|p| p.id() == id)
     }
 
     /// User properties, in order.
-    pub fn user_properties(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().filter_map(|p| match p {
-            Property::UserProperty(k, v) => Some((&**k, &**v)),
+    pub fn user_properties(&self) -> impl Iterator<Item = (ByteString, ByteString)> + '_ {
+        self.iter().filter_map(|p| match p {
+            Property::UserProperty(k, v) => Some((k, v)),
             _ => None,
         })
     }
 
     /// Subscription identifiers, in order (a forwarded PUBLISH may carry several).
     pub fn subscription_identifiers(&self) -> impl Iterator<Item = u32> + '_ {
-        self.0.iter().filter_map(|p| match p {
-            Property::SubscriptionIdentifier(v) => Some(*v),
+        self.iter().filter_map(|p| match p {
+            Property::SubscriptionIdentifier(v) => Some(v),
             _ => None,
         })
     }
 
     /// Removes every property with this identifier.
     pub fn remove(&mut self, id: PropertyId) {
-        self.0.retain(|p| p.id() != id);
+        self.list_mut().retain(|p| p.id() != id);
     }
 
     /// Replaces the properties with this identifier by `property`, appended at the end.
     pub fn set(&mut self, property: Property) {
         self.remove(property.id());
-        self.0.push(property);
+        self.push(property);
     }
 
     /// The size of the property list without its length prefix.
     pub fn body_len(&self) -> usize {
-        self.0.iter().map(|p| 1 + p.value_len()).sum()
+        match &self.repr {
+            Repr::List(list) => list.iter().map(|p| 1 + p.value_len()).sum(),
+            Repr::Wire(bytes) => bytes.len(),
+        }
     }
 
     /// The size of the list with its Variable Byte Integer length prefix.
@@ -488,40 +542,115 @@ impl Properties {
             .filter(|&l| l <= varint::MAX_VARINT)
             .ok_or(Error::RemainingLengthTooLarge { len: body })?;
         varint::write(buf, len);
-        for property in &self.0 {
-            property.encode(buf)?;
+        match &self.repr {
+            Repr::List(list) => {
+                for property in list {
+                    property.encode(buf)?;
+                }
+            }
+            Repr::Wire(bytes) => buf.put_slice(bytes),
         }
         Ok(())
+    }
+
+    fn list_mut(&mut self) -> &mut Vec<Property> {
+        if let Repr::Wire(_) = self.repr {
+            self.repr = Repr::List(self.to_vec());
+        }
+        match &mut self.repr {
+            Repr::List(list) => list,
+            // Just replaced by a list above.
+            Repr::Wire(_) => unreachable!("wire form converted to a list"),
+        }
+    }
+}
+
+/// An iterator over [`Properties`], yielding each property by value.
+#[derive(Debug)]
+pub struct Iter<'a>(IterRepr<'a>);
+
+#[derive(Debug)]
+enum IterRepr<'a> {
+    List(std::slice::Iter<'a, Property>),
+    Wire(Reader),
+}
+
+impl Iterator for Iter<'_> {
+    type Item = Property;
+
+    fn next(&mut self) -> Option<Property> {
+        match &mut self.0 {
+            IterRepr::List(iter) => iter.next().cloned(),
+            IterRepr::Wire(r) => {
+                if r.is_empty() {
+                    return None;
+                }
+                // The bytes were validated when the packet was decoded, so this cannot fail;
+                // if it somehow did, ending the iteration is the safe answer.
+                let id = u8::try_from(r.varint("property identifier").ok()?).ok()?;
+                decode_value(r, PropertyId(id)).ok()
+            }
+        }
+    }
+}
+
+impl PartialEq for Properties {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.repr, &other.repr) {
+            (Repr::Wire(a), Repr::Wire(b)) => a == b,
+            _ => self.iter().eq(other.iter()),
+        }
+    }
+}
+
+impl Eq for Properties {}
+
+impl fmt::Debug for Properties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
 impl From<Vec<Property>> for Properties {
     fn from(list: Vec<Property>) -> Self {
-        Self(list)
+        Self {
+            repr: Repr::List(list),
+        }
+    }
+}
+
+impl FromIterator<Property> for Properties {
+    fn from_iter<T: IntoIterator<Item = Property>>(iter: T) -> Self {
+        Self {
+            repr: Repr::List(iter.into_iter().collect()),
+        }
     }
 }
 
 impl<'a> IntoIterator for &'a Properties {
-    type Item = &'a Property;
-    type IntoIter = std::slice::Iter<'a, Property>;
+    type Item = Property;
+    type IntoIter = Iter<'a>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
+        self.iter()
     }
 }
 
 /// Reads a property length and the properties it covers, enforcing every rule of 5.0 2.2.2.
+///
+/// The properties are validated in one pass over the bytes, without building values; the
+/// result keeps the validated bytes (see [`Properties`]).
 pub(crate) fn decode(reader: &mut Reader, context: PropertyContext) -> Result<Properties, Error> {
     let len = reader.varint("property length")?;
     if len == 0 {
         return Ok(Properties::new());
     }
-    let mut r = Reader::new(reader.take(len as usize, "properties")?);
-    let mut list = Vec::new();
+    let bytes = reader.take(len as usize, "properties")?;
+    let mut c = Cursor::new(&bytes);
     // Every known identifier is below 64, so one bit each records what was seen.
     let mut seen: u64 = 0;
-    while !r.is_empty() {
-        let raw_id = r.varint("property identifier")?;
+    while !c.is_empty() {
+        let raw_id = c.varint("property identifier")?;
         let id = u8::try_from(raw_id)
             .ok()
             .map(PropertyId)
@@ -540,9 +669,81 @@ pub(crate) fn decode(reader: &mut Reader, context: PropertyContext) -> Result<Pr
             return Err(Error::DuplicateProperty { property: id });
         }
         seen |= bit;
-        list.push(decode_value(&mut r, id)?);
+        validate_value(&mut c, id)?;
     }
-    Ok(Properties(list))
+    Ok(Properties {
+        repr: Repr::Wire(bytes),
+    })
+}
+
+/// Checks one property value in place: the rules of [`decode_value`] without building it.
+fn validate_value(c: &mut Cursor<'_>, id: PropertyId) -> Result<(), Error> {
+    const FIELD: &str = "property value";
+    let out_of_range = |value: u32| Error::PropertyOutOfRange {
+        property: id,
+        value,
+    };
+    match id.value_type() {
+        Some(ValueType::Byte) => {
+            let v = c.u8(FIELD)?;
+            // Every one-byte property is a 0/1 flag, Maximum QoS included (see decode_value).
+            if v > 1 {
+                return Err(out_of_range(u32::from(v)));
+            }
+        }
+        Some(ValueType::TwoByte) => {
+            let v = c.u16(FIELD)?;
+            if v == 0 && (id == PropertyId::RECEIVE_MAXIMUM || id == PropertyId::TOPIC_ALIAS) {
+                return Err(out_of_range(0));
+            }
+        }
+        Some(ValueType::FourByte) => {
+            let v = c.u32(FIELD)?;
+            if v == 0 && id == PropertyId::MAXIMUM_PACKET_SIZE {
+                return Err(out_of_range(0));
+            }
+        }
+        Some(ValueType::VarInt) => {
+            if c.varint("subscription identifier")? == 0 {
+                return Err(out_of_range(0));
+            }
+        }
+        Some(ValueType::String) => {
+            let field = string_field(id);
+            let s = c.binary(field)?;
+            check_str(s, field)?;
+            if id == PropertyId::RESPONSE_TOPIC {
+                // The Response Topic is a Topic Name: no wildcards (MQTT-3.3.2-14).
+                crate::topic::validate_name_bytes(s).map_err(Error::InvalidTopicName)?;
+            }
+        }
+        Some(ValueType::Binary) => {
+            c.binary(FIELD)?;
+        }
+        Some(ValueType::Pair) => {
+            check_str(c.binary("user property name")?, "user property name")?;
+            check_str(c.binary("user property value")?, "user property value")?;
+        }
+        None => {
+            return Err(Error::UnknownProperty {
+                id: u32::from(id.0),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn string_field(id: PropertyId) -> &'static str {
+    match id {
+        PropertyId::CONTENT_TYPE => "content type",
+        PropertyId::RESPONSE_TOPIC => "response topic",
+        PropertyId::ASSIGNED_CLIENT_IDENTIFIER => "assigned client identifier",
+        PropertyId::AUTHENTICATION_METHOD => "authentication method",
+        PropertyId::RESPONSE_INFORMATION => "response information",
+        PropertyId::SERVER_REFERENCE => "server reference",
+        PropertyId::REASON_STRING => "reason string",
+        _ => "property string",
+    }
 }
 
 fn decode_value(r: &mut Reader, id: PropertyId) -> Result<Property, Error> {

@@ -35,15 +35,26 @@ pub enum TopicError {
 
 /// Checks a Topic Name: non-empty, no wildcards, no U+0000.
 pub fn validate_name(name: &str) -> Result<(), TopicError> {
+    validate_name_bytes(name.as_bytes())
+}
+
+/// Checks the bytes of a Topic Name for emptiness, wildcards and U+0000 (UTF-8 is checked
+/// elsewhere), in one branch-free pass for the common case.
+pub(crate) fn validate_name_bytes(name: &[u8]) -> Result<(), TopicError> {
     if name.is_empty() {
         return Err(TopicError::Empty);
     }
-    for &b in name.as_bytes() {
-        match b {
-            b'+' | b'#' => return Err(TopicError::Wildcard),
-            0 => return Err(TopicError::Null),
-            _ => {}
-        }
+    let mut wild = 0u8;
+    let mut zero = 0u8;
+    for &b in name {
+        wild |= u8::from(b == b'+') | u8::from(b == b'#');
+        zero |= u8::from(b == 0);
+    }
+    if zero != 0 {
+        return Err(TopicError::Null);
+    }
+    if wild != 0 {
+        return Err(TopicError::Wildcard);
     }
     Ok(())
 }

@@ -68,8 +68,9 @@ impl QoS {
 /// Any MQTT control packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Packet {
-    /// CONNECT.
-    Connect(Connect),
+    /// CONNECT, boxed: it is by far the largest packet and the rarest, and every other
+    /// packet would otherwise be moved around at its size.
+    Connect(Box<Connect>),
     /// CONNACK.
     ConnAck(ConnAck),
     /// PUBLISH.
@@ -133,7 +134,7 @@ impl Packet {
         let flags = header.flags;
         let mut r = Reader::new(body);
         let packet = match header.packet_type {
-            PacketType::Connect => Self::Connect(Connect::decode(&mut r)?),
+            PacketType::Connect => Self::Connect(Box::new(Connect::decode(&mut r)?)),
             PacketType::ConnAck => Self::ConnAck(ConnAck::decode(&mut r, version)?),
             PacketType::Publish => Self::Publish(Publish::decode(flags, &mut r, version)?),
             PacketType::PubAck => Self::PubAck(PubAck::decode(&mut r, version)?),
@@ -245,8 +246,13 @@ macro_rules! from_impls {
     };
 }
 
+impl From<Connect> for Packet {
+    fn from(p: Connect) -> Self {
+        Self::Connect(Box::new(p))
+    }
+}
+
 from_impls!(
-    Connect,
     ConnAck,
     Publish,
     PubAck,

@@ -61,17 +61,17 @@ impl Publish {
             return Err(Error::DupOnQoS0);
         }
         let topic_bytes = r.binary("topic name")?;
-        // One pass for the characters a Topic Name may not hold (MQTT-3.3.2-2, MQTT-4.7.3-2);
-        // the UTF-8 check follows in `to_string`.
-        for &b in topic_bytes.iter() {
-            match b {
-                b'+' | b'#' => return Err(Error::InvalidTopicName(TopicError::Wildcard)),
-                0 => {
+        // Wildcards and U+0000 are not allowed in a Topic Name (MQTT-3.3.2-2, MQTT-4.7.3-2);
+        // emptiness is judged below, once the properties say whether a Topic Alias is used.
+        if !topic_bytes.is_empty() {
+            match crate::topic::validate_name_bytes(&topic_bytes) {
+                Ok(()) => {}
+                Err(TopicError::Null) => {
                     return Err(Error::NullCharacter {
                         field: "topic name",
                     });
                 }
-                _ => {}
+                Err(e) => return Err(Error::InvalidTopicName(e)),
             }
         }
         let topic = to_string(topic_bytes, "topic name")?;
@@ -88,7 +88,7 @@ impl Publish {
         if topic.is_empty() {
             // An empty Topic Name is allowed only with a Topic Alias in 5.0 (3.3.2.3.4);
             // otherwise at least one character is required (MQTT-4.7.3-1).
-            let has_alias = properties.iter().any(|p| p.id() == PropertyId::TOPIC_ALIAS);
+            let has_alias = properties.contains(PropertyId::TOPIC_ALIAS);
             if !version.is_v5() {
                 return Err(Error::InvalidTopicName(TopicError::Empty));
             }
