@@ -2,7 +2,7 @@
 //! [`Properties`] list a packet carries.
 //!
 //! The list keeps properties in wire order and may hold anything, duplicates included, so a
-//! test can encode a packet the spec forbids; [`decode`] is where the rules are enforced: known
+//! test can encode a packet the spec forbids; `decode` is where the rules are enforced: known
 //! identifier, allowed in this packet, at most once where single-valued, value in range.
 
 use std::fmt;
