@@ -31,6 +31,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
 #[cfg(feature = "tokio")]
 pub mod codec;
 mod error;

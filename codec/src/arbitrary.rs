@@ -1,0 +1,295 @@
+//! `Arbitrary` for the packet types (feature `arbitrary`), for the `packet` fuzz target.
+//!
+//! Written by hand rather than derived because `ByteString` and `Bytes` have no `Arbitrary`,
+//! and because uniformly random values would almost never pass validation: strings and topics
+//! are built mostly from MQTT tokens (`/`, `+`, `#`, `$share/`, U+0000, multi-byte UTF-8),
+//! reason codes mostly from the named ones, and a rare mode makes fields too long for their
+//! length prefix so the encoder's errors are reached too.
+
+use ::arbitrary::{Arbitrary, Result, Unstructured};
+use bytes::Bytes;
+use bytestring::ByteString;
+
+use crate::packet::{
+    Auth, ConnAck, Connect, Disconnect, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
+    SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
+};
+use crate::properties::{Properties, Property};
+use crate::reason::ReasonCode;
+use crate::version::ProtocolVersion;
+
+/// Pieces that strings and topics are assembled from.
+const TOKENS: &[&str] = &[
+    "a", "b", "/", "+", "#", "$share/", "g", "$SYS", "sport", "tennis", "\0", "é", "€", "𝄞", "",
+    " ", "MQTT", "MQIsdp",
+];
+
+/// Reason codes worth picking more often than a random byte: every named one.
+const REASONS: &[u8] = &[
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x10, 0x11, 0x18, 0x19, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85,
+    0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8D, 0x8E, 0x8F, 0x90, 0x91, 0x92, 0x93, 0x94, 0x95,
+    0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2,
+];
+
+/// At most this many items in a generated list (properties, filters, codes).
+const MAX_ITEMS: usize = 8;
+
+/// One more than the longest string or binary field a two-byte length can carry.
+const TOO_LONG: usize = u16::MAX as usize + 1;
+
+fn string(u: &mut Unstructured<'_>) -> Result<ByteString> {
+    Ok(match u.int_in_range(0..=15u8)? {
+        0..=9 => {
+            let mut s = String::new();
+            for _ in 0..u.int_in_range(0..=6u8)? {
+                s.push_str(u.choose(TOKENS)?);
+            }
+            s.into()
+        }
+        10..=14 => String::arbitrary(u)?.into(),
+        _ => "x".repeat(TOO_LONG + usize::from(u8::arbitrary(u)?)).into(),
+    })
+}
+
+fn bytes(u: &mut Unstructured<'_>) -> Result<Bytes> {
+    Ok(if u.ratio(1, 32)? {
+        Bytes::from(vec![0xa5; TOO_LONG])
+    } else {
+        Bytes::from(Vec::<u8>::arbitrary(u)?)
+    })
+}
+
+fn reason(u: &mut Unstructured<'_>) -> Result<ReasonCode> {
+    Ok(ReasonCode(if u.ratio(3, 4)? {
+        *u.choose(REASONS)?
+    } else {
+        u8::arbitrary(u)?
+    }))
+}
+
+/// A one-byte property value: mostly 0 or 1, the only values allowed.
+fn flag(u: &mut Unstructured<'_>) -> Result<u8> {
+    if u.ratio(7, 8)? {
+        u.int_in_range(0..=1)
+    } else {
+        u8::arbitrary(u)
+    }
+}
+
+fn list<'a, T>(
+    u: &mut Unstructured<'a>,
+    mut item: impl FnMut(&mut Unstructured<'a>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut items = Vec::new();
+    while items.len() < MAX_ITEMS && bool::arbitrary(u)? {
+        items.push(item(u)?);
+    }
+    Ok(items)
+}
+
+fn option<'a, T>(
+    u: &mut Unstructured<'a>,
+    item: impl FnOnce(&mut Unstructured<'a>) -> Result<T>,
+) -> Result<Option<T>> {
+    Ok(if bool::arbitrary(u)? {
+        Some(item(u)?)
+    } else {
+        None
+    })
+}
+
+impl<'a> Arbitrary<'a> for Property {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(match u.int_in_range(0..=26u8)? {
+            0 => Self::PayloadFormatIndicator(flag(u)?),
+            1 => Self::MessageExpiryInterval(u32::arbitrary(u)?),
+            2 => Self::ContentType(string(u)?),
+            3 => Self::ResponseTopic(string(u)?),
+            4 => Self::CorrelationData(bytes(u)?),
+            5 => Self::SubscriptionIdentifier(u32::arbitrary(u)?),
+            6 => Self::SessionExpiryInterval(u32::arbitrary(u)?),
+            7 => Self::AssignedClientIdentifier(string(u)?),
+            8 => Self::ServerKeepAlive(u16::arbitrary(u)?),
+            9 => Self::AuthenticationMethod(string(u)?),
+            10 => Self::AuthenticationData(bytes(u)?),
+            11 => Self::RequestProblemInformation(flag(u)?),
+            12 => Self::WillDelayInterval(u32::arbitrary(u)?),
+            13 => Self::RequestResponseInformation(flag(u)?),
+            14 => Self::ResponseInformation(string(u)?),
+            15 => Self::ServerReference(string(u)?),
+            16 => Self::ReasonString(string(u)?),
+            17 => Self::ReceiveMaximum(u16::arbitrary(u)?),
+            18 => Self::TopicAliasMaximum(u16::arbitrary(u)?),
+            19 => Self::TopicAlias(u16::arbitrary(u)?),
+            20 => Self::MaximumQoS(flag(u)?),
+            21 => Self::RetainAvailable(flag(u)?),
+            22 => Self::UserProperty(string(u)?, string(u)?),
+            23 => Self::MaximumPacketSize(u32::arbitrary(u)?),
+            24 => Self::WildcardSubscriptionAvailable(flag(u)?),
+            25 => Self::SubscriptionIdentifierAvailable(flag(u)?),
+            _ => Self::SharedSubscriptionAvailable(flag(u)?),
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Properties {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self::from(list(u, Property::arbitrary)?))
+    }
+}
+
+impl<'a> Arbitrary<'a> for Will {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self {
+            topic: string(u)?,
+            payload: bytes(u)?,
+            qos: QoS::arbitrary(u)?,
+            retain: bool::arbitrary(u)?,
+            properties: Properties::arbitrary(u)?,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Connect {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self {
+            protocol: ProtocolVersion::arbitrary(u)?,
+            clean_start: bool::arbitrary(u)?,
+            keep_alive: u16::arbitrary(u)?,
+            properties: Properties::arbitrary(u)?,
+            client_id: string(u)?,
+            will: option(u, Will::arbitrary)?,
+            username: option(u, string)?,
+            password: option(u, bytes)?,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for ConnAck {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self {
+            session_present: bool::arbitrary(u)?,
+            code: reason(u)?,
+            properties: Properties::arbitrary(u)?,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Publish {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self {
+            dup: bool::arbitrary(u)?,
+            qos: QoS::arbitrary(u)?,
+            retain: bool::arbitrary(u)?,
+            topic: string(u)?,
+            packet_id: u16::arbitrary(u)?,
+            properties: Properties::arbitrary(u)?,
+            payload: bytes(u)?,
+        })
+    }
+}
+
+macro_rules! arbitrary_ack {
+    ($($name:ident),*) => {
+        $(impl<'a> Arbitrary<'a> for $name {
+            fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+                Ok(Self {
+                    packet_id: u16::arbitrary(u)?,
+                    reason: reason(u)?,
+                    properties: Properties::arbitrary(u)?,
+                })
+            }
+        })*
+    };
+}
+
+arbitrary_ack!(PubAck, PubRec, PubRel, PubComp);
+
+impl<'a> Arbitrary<'a> for Subscription {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self {
+            filter: string(u)?,
+            options: SubscriptionOptions::arbitrary(u)?,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Subscribe {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self {
+            packet_id: u16::arbitrary(u)?,
+            properties: Properties::arbitrary(u)?,
+            filters: list(u, Subscription::arbitrary)?,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for SubAck {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self {
+            packet_id: u16::arbitrary(u)?,
+            properties: Properties::arbitrary(u)?,
+            codes: list(u, reason)?,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Unsubscribe {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self {
+            packet_id: u16::arbitrary(u)?,
+            properties: Properties::arbitrary(u)?,
+            filters: list(u, string)?,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for UnsubAck {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self {
+            packet_id: u16::arbitrary(u)?,
+            properties: Properties::arbitrary(u)?,
+            codes: list(u, reason)?,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Disconnect {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self {
+            reason: reason(u)?,
+            properties: Properties::arbitrary(u)?,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Auth {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(Self {
+            reason: reason(u)?,
+            properties: Properties::arbitrary(u)?,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for Packet {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        Ok(match u.int_in_range(0..=14u8)? {
+            0 => Self::Connect(Box::new(Connect::arbitrary(u)?)),
+            1 => Self::ConnAck(ConnAck::arbitrary(u)?),
+            2 => Self::Publish(Publish::arbitrary(u)?),
+            3 => Self::PubAck(PubAck::arbitrary(u)?),
+            4 => Self::PubRec(PubRec::arbitrary(u)?),
+            5 => Self::PubRel(PubRel::arbitrary(u)?),
+            6 => Self::PubComp(PubComp::arbitrary(u)?),
+            7 => Self::Subscribe(Subscribe::arbitrary(u)?),
+            8 => Self::SubAck(SubAck::arbitrary(u)?),
+            9 => Self::Unsubscribe(Unsubscribe::arbitrary(u)?),
+            10 => Self::UnsubAck(UnsubAck::arbitrary(u)?),
+            11 => Self::PingReq,
+            12 => Self::PingResp,
+            13 => Self::Disconnect(Disconnect::arbitrary(u)?),
+            _ => Self::Auth(Auth::arbitrary(u)?),
+        })
+    }
+}
