@@ -6,11 +6,11 @@
 //! oversized packet is refused before its body is buffered), then cuts exactly the packet's
 //! bytes off the buffer and decodes them zero-copy.
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::Error;
-use crate::header::{self, HeaderStatus};
-use crate::packet::Packet;
+use crate::header::{self, HeaderStatus, PacketType};
+use crate::packet::{Packet, PublishRef};
 use crate::varint::MAX_VARINT;
 use crate::version::ProtocolVersion;
 
@@ -24,6 +24,18 @@ pub enum Decoded {
     /// A whole packet, removed from the buffer.
     Packet(Packet),
     /// Not enough bytes yet; nothing was removed.
+    Incomplete,
+}
+
+/// What [`Decoder::decode_borrowed`] found at the front of the input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Borrowed<'a> {
+    /// A PUBLISH, decoded in place, and the number of input bytes it took.
+    Publish(PublishRef<'a>, usize),
+    /// Any other packet, decoded as usual (they hold little or nothing to borrow), and the
+    /// number of input bytes it took.
+    Packet(Packet, usize),
+    /// Not enough bytes yet.
     Incomplete,
 }
 
@@ -74,8 +86,9 @@ impl Decoder {
 
     /// Decodes the packet at the front of `buf`, if it is complete.
     ///
-    /// On an error the connection cannot be resynchronised and should be closed; the buffer
-    /// is left as it was.
+    /// On an error the connection cannot be resynchronised and should be closed. An error in
+    /// the fixed header (or a packet over the size limit) leaves the buffer as it was; an
+    /// error in the body comes after the packet's bytes were taken off the buffer.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, Error> {
         let header = match header::parse(buf)? {
             HeaderStatus::Complete(header) => header,
@@ -95,5 +108,38 @@ impl Decoder {
         let mut frame = buf.split_to(size);
         frame.advance(header.header_len);
         Packet::decode(&header, frame.freeze(), self.version).map(Decoded::Packet)
+    }
+
+    /// Decodes the packet at the front of `input` without taking ownership of its bytes.
+    ///
+    /// The same checks as [`Decoder::decode`]; a PUBLISH comes back as a [`PublishRef`] that
+    /// borrows its topic, properties and payload from `input`, so routing a message costs no
+    /// allocation and no reference counting. The caller advances its buffer by the length
+    /// returned.
+    pub fn decode_borrowed<'a>(&mut self, input: &'a [u8]) -> Result<Borrowed<'a>, Error> {
+        let header = match header::parse(input)? {
+            HeaderStatus::Complete(header) => header,
+            HeaderStatus::Incomplete => return Ok(Borrowed::Incomplete),
+        };
+        let size = header.packet_len();
+        if size > self.max_packet_size {
+            return Err(Error::PacketTooLarge {
+                size,
+                max: self.max_packet_size,
+            });
+        }
+        let Some(body) = input.get(header.header_len..size) else {
+            return Ok(Borrowed::Incomplete);
+        };
+        if header.packet_type == PacketType::Publish {
+            return PublishRef::parse(header.flags, body, self.version)
+                .map(|publish| Borrowed::Publish(publish, size));
+        }
+        let body = if body.is_empty() {
+            Bytes::new()
+        } else {
+            Bytes::copy_from_slice(body)
+        };
+        Packet::decode(&header, body, self.version).map(|packet| Borrowed::Packet(packet, size))
     }
 }

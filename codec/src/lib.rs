@@ -51,12 +51,12 @@ mod version;
 pub use bytes;
 pub use bytestring::{self, ByteString};
 pub use error::{Error, ErrorKind};
-pub use framing::{Decoded, Decoder, MAX_PACKET_SIZE};
+pub use framing::{Borrowed, Decoded, Decoder, MAX_PACKET_SIZE};
 pub use header::{FixedHeader, PacketType};
 pub use packet::{
-    Auth, ConnAck, Connect, Disconnect, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
-    RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
-    Will,
+    Auth, ConnAck, Connect, Disconnect, Packet, PubAck, PubComp, PubRec, PubRel, Publish,
+    PublishRef, QoS, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions,
+    UnsubAck, Unsubscribe, Will,
 };
 pub use properties::{Properties, Property, PropertyContext, PropertyId};
 pub use reason::ReasonCode;

@@ -74,9 +74,15 @@ impl Reader {
 
     /// A UTF-8 Encoded String, checked for well-formedness (which rules out surrogates)
     /// and U+0000 (3.1.1 MQTT-1.5.3-1/2, 5.0 MQTT-1.5.4-1/2).
+    ///
+    /// Strings are copied rather than sliced: they are short, and an allocation costs less
+    /// than the two atomic reference-count operations a shared slice needs.
     pub(crate) fn string(&mut self, field: &'static str) -> Result<ByteString, Error> {
-        let bytes = self.binary(field)?;
-        to_string(bytes, field)
+        let len = usize::from(self.u16(field)?);
+        let bytes = self.buf.get(..len).ok_or(Error::UnexpectedEof { field })?;
+        let string = ByteString::from(check_str(bytes, field)?);
+        self.buf.advance(len);
+        Ok(string)
     }
 
     /// Everything left, e.g. the PUBLISH payload.
@@ -97,18 +103,12 @@ impl Reader {
     }
 }
 
-/// Checks raw bytes as an MQTT UTF-8 string and wraps them without copying.
-pub(crate) fn to_string(bytes: Bytes, field: &'static str) -> Result<ByteString, Error> {
-    check_str(&bytes, field)?;
-    ByteString::try_from(bytes).map_err(|_| Error::InvalidUtf8 { field })
-}
-
 /// Checks that `bytes` are well-formed UTF-8 (which rules out surrogates) without U+0000
 /// (3.1.1 MQTT-1.5.3-1/2, 5.0 MQTT-1.5.4-1/2).
 ///
 /// Nearly every string on the wire is ASCII, so one branch-free pass over the bytes settles
 /// the common case; only a string with a byte of 0x80 or above pays for the full UTF-8 check.
-pub(crate) fn check_str(bytes: &[u8], field: &'static str) -> Result<(), Error> {
+pub(crate) fn validate_str(bytes: &[u8], field: &'static str) -> Result<(), Error> {
     let (high, zero) = scan(bytes);
     if zero {
         return Err(Error::NullCharacter { field });
@@ -117,6 +117,14 @@ pub(crate) fn check_str(bytes: &[u8], field: &'static str) -> Result<(), Error> 
         return Err(Error::InvalidUtf8 { field });
     }
     Ok(())
+}
+
+/// [`validate_str`], returning the bytes as a string.
+pub(crate) fn check_str<'a>(bytes: &'a [u8], field: &'static str) -> Result<&'a str, Error> {
+    if scan(bytes).1 {
+        return Err(Error::NullCharacter { field });
+    }
+    std::str::from_utf8(bytes).map_err(|_| Error::InvalidUtf8 { field })
 }
 
 /// Whether `bytes` hold a byte of 0x80 or above, and whether they hold a zero byte.
@@ -145,6 +153,10 @@ impl<'a> Cursor<'a> {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.buf.is_empty()
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len()
     }
 
     pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], Error> {

@@ -11,7 +11,7 @@ use bytes::{BufMut, Bytes};
 use bytestring::ByteString;
 
 use crate::error::Error;
-use crate::primitives::{Cursor, Reader, binary_len, check_str, put_binary};
+use crate::primitives::{Cursor, Reader, binary_len, put_binary, validate_str};
 use crate::varint;
 
 /// A property identifier. A newtype, so unknown identifiers can be named and printed.
@@ -553,6 +553,17 @@ impl Properties {
         Ok(())
     }
 
+    /// Wraps property bytes that [`validate`] accepted.
+    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+        if bytes.is_empty() {
+            Self::new()
+        } else {
+            Self {
+                repr: Repr::Wire(bytes),
+            }
+        }
+    }
+
     fn list_mut(&mut self) -> &mut Vec<Property> {
         if let Repr::Wire(_) = self.repr {
             self.repr = Repr::List(self.to_vec());
@@ -646,7 +657,23 @@ pub(crate) fn decode(reader: &mut Reader, context: PropertyContext) -> Result<Pr
         return Ok(Properties::new());
     }
     let bytes = reader.take(len as usize, "properties")?;
-    let mut c = Cursor::new(&bytes);
+    validate(&bytes, context)?;
+    Ok(Properties::from_validated(bytes))
+}
+
+/// The set of property identifiers seen by [`validate`], one bit per identifier.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Seen(u64);
+
+impl Seen {
+    pub(crate) fn contains(self, id: PropertyId) -> bool {
+        id.0 < 64 && self.0 & (1 << id.0) != 0
+    }
+}
+
+/// Validates the bytes of a property list (without its length prefix) for `context`.
+pub(crate) fn validate(bytes: &[u8], context: PropertyContext) -> Result<Seen, Error> {
+    let mut c = Cursor::new(bytes);
     // Every known identifier is below 64, so one bit each records what was seen.
     let mut seen: u64 = 0;
     while !c.is_empty() {
@@ -671,9 +698,7 @@ pub(crate) fn decode(reader: &mut Reader, context: PropertyContext) -> Result<Pr
         seen |= bit;
         validate_value(&mut c, id)?;
     }
-    Ok(Properties {
-        repr: Repr::Wire(bytes),
-    })
+    Ok(Seen(seen))
 }
 
 /// Checks one property value in place: the rules of [`decode_value`] without building it.
@@ -711,7 +736,7 @@ fn validate_value(c: &mut Cursor<'_>, id: PropertyId) -> Result<(), Error> {
         Some(ValueType::String) => {
             let field = string_field(id);
             let s = c.binary(field)?;
-            check_str(s, field)?;
+            validate_str(s, field)?;
             if id == PropertyId::RESPONSE_TOPIC {
                 // The Response Topic is a Topic Name: no wildcards (MQTT-3.3.2-14).
                 crate::topic::validate_name_bytes(s).map_err(Error::InvalidTopicName)?;
@@ -721,8 +746,8 @@ fn validate_value(c: &mut Cursor<'_>, id: PropertyId) -> Result<(), Error> {
             c.binary(FIELD)?;
         }
         Some(ValueType::Pair) => {
-            check_str(c.binary("user property name")?, "user property name")?;
-            check_str(c.binary("user property value")?, "user property value")?;
+            validate_str(c.binary("user property name")?, "user property name")?;
+            validate_str(c.binary("user property value")?, "user property value")?;
         }
         None => {
             return Err(Error::UnknownProperty {

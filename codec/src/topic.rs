@@ -73,20 +73,24 @@ pub fn validate_filter(filter: &str) -> Result<(), TopicError> {
 }
 
 fn validate_plain_filter(filter: &str) -> Result<(), TopicError> {
-    if filter.is_empty() {
+    let bytes = filter.as_bytes();
+    if bytes.is_empty() {
         return Err(TopicError::Empty);
     }
-    let mut levels = filter.split('/').peekable();
-    while let Some(level) = levels.next() {
-        if level.contains('\0') {
-            return Err(TopicError::Null);
+    // One pass, tracking the previous and next byte: a wildcard must fill its whole level, and
+    // `#` must also be the last character.
+    let mut prev = b'/';
+    for (i, &b) in bytes.iter().enumerate() {
+        let next = bytes.get(i + 1).copied().unwrap_or(b'/');
+        match b {
+            0 => return Err(TopicError::Null),
+            b'#' if prev != b'/' || i + 1 != bytes.len() => {
+                return Err(TopicError::MisplacedMultiLevel);
+            }
+            b'+' if prev != b'/' || next != b'/' => return Err(TopicError::MisplacedSingleLevel),
+            _ => {}
         }
-        if level.contains('#') && (level != "#" || levels.peek().is_some()) {
-            return Err(TopicError::MisplacedMultiLevel);
-        }
-        if level.contains('+') && level != "+" {
-            return Err(TopicError::MisplacedSingleLevel);
-        }
+        prev = b;
     }
     Ok(())
 }

@@ -23,7 +23,7 @@ pub use auth::Auth;
 pub use connack::ConnAck;
 pub use connect::{Connect, Will};
 pub use disconnect::Disconnect;
-pub use publish::Publish;
+pub use publish::{Publish, PublishRef};
 pub use suback::SubAck;
 pub use subscribe::{RetainHandling, Subscribe, Subscription, SubscriptionOptions};
 pub use unsuback::UnsubAck;

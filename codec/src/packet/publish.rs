@@ -1,13 +1,15 @@
 //! PUBLISH (section 3.3): an application message in either direction.
 
-use bytes::{BufMut, Bytes};
+use std::ops::Range;
+
+use bytes::{Buf, BufMut, Bytes};
 use bytestring::ByteString;
 
-use super::{QoS, read_packet_id};
+use super::QoS;
 use crate::error::Error;
 use crate::header::PacketType;
-use crate::primitives::{Reader, binary_len, put_binary, to_string};
-use crate::properties::{self, Properties, PropertyContext, PropertyId};
+use crate::primitives::{Cursor, Reader, binary_len, put_binary};
+use crate::properties::{self, Properties, PropertyContext, PropertyId, Seen};
 use crate::topic::TopicError;
 use crate::version::ProtocolVersion;
 
@@ -48,63 +50,34 @@ impl Publish {
         u8::from(self.dup) << 3 | self.qos.as_u8() << 1 | u8::from(self.retain)
     }
 
+    /// Decodes a PUBLISH body.
+    ///
+    /// The payload is a zero-copy slice of the body. The topic and the property bytes are
+    /// copied: they are short, and on small machines one allocation costs less than the two
+    /// atomic reference-count operations a shared slice would.
     pub(crate) fn decode(
         flags: u8,
-        r: &mut Reader,
+        body: &mut Reader,
         version: ProtocolVersion,
     ) -> Result<Self, Error> {
-        // QoS 3 is malformed (MQTT-3.3.1-4).
-        let qos = QoS::from_u8((flags >> 1) & 0x03).ok_or(Error::PublishQoS3)?;
-        let dup = flags & 0x08 != 0;
-        // DUP must be 0 on QoS 0 (MQTT-3.3.1-2); enforced on receipt in 5.0.
-        if dup && qos == QoS::AtMostOnce && version.is_v5() {
-            return Err(Error::DupOnQoS0);
-        }
-        let topic_bytes = r.binary("topic name")?;
-        // Wildcards and U+0000 are not allowed in a Topic Name (MQTT-3.3.2-2, MQTT-4.7.3-2);
-        // emptiness is judged below, once the properties say whether a Topic Alias is used.
-        if !topic_bytes.is_empty() {
-            match crate::topic::validate_name_bytes(&topic_bytes) {
-                Ok(()) => {}
-                Err(TopicError::Null) => {
-                    return Err(Error::NullCharacter {
-                        field: "topic name",
-                    });
-                }
-                Err(e) => return Err(Error::InvalidTopicName(e)),
+        let mut bytes = body.rest();
+        let (layout, topic) = Layout::parse(flags, &bytes, version)?;
+        let topic = ByteString::from(topic);
+        let properties = match bytes.get(layout.properties.clone()) {
+            Some(props) if !props.is_empty() => {
+                Properties::from_validated(Bytes::copy_from_slice(props))
             }
-        }
-        let topic = to_string(topic_bytes, "topic name")?;
-        let packet_id = if qos == QoS::AtMostOnce {
-            0
-        } else {
-            read_packet_id(r, PacketType::Publish)?
+            _ => Properties::new(),
         };
-        let properties = if version.is_v5() {
-            properties::decode(r, PropertyContext::Publish)?
-        } else {
-            Properties::new()
-        };
-        if topic.is_empty() {
-            // An empty Topic Name is allowed only with a Topic Alias in 5.0 (3.3.2.3.4);
-            // otherwise at least one character is required (MQTT-4.7.3-1).
-            let has_alias = properties.contains(PropertyId::TOPIC_ALIAS);
-            if !version.is_v5() {
-                return Err(Error::InvalidTopicName(TopicError::Empty));
-            }
-            if !has_alias {
-                return Err(Error::EmptyTopicWithoutAlias);
-            }
-        }
-        let payload = r.rest();
+        bytes.advance(layout.payload_start);
         Ok(Self {
-            dup,
-            qos,
-            retain: flags & 0x01 != 0,
+            dup: layout.dup,
+            qos: layout.qos,
+            retain: layout.retain,
             topic,
-            packet_id,
+            packet_id: layout.packet_id,
             properties,
-            payload,
+            payload: bytes,
         })
     }
 
@@ -133,5 +106,147 @@ impl Publish {
         }
         buf.put_slice(&self.payload);
         Ok(())
+    }
+}
+
+/// A PUBLISH decoded in place: every field borrows from the input.
+///
+/// Validated exactly as [`Publish`] is (both come from one parser); see
+/// [`crate::Decoder::decode_borrowed`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishRef<'a> {
+    /// DUP.
+    pub dup: bool,
+    /// QoS.
+    pub qos: QoS,
+    /// RETAIN.
+    pub retain: bool,
+    /// The Topic Name.
+    pub topic: &'a str,
+    /// The packet identifier (0 for QoS 0).
+    pub packet_id: u16,
+    /// The validated 5.0 property bytes, without their length prefix.
+    pub properties: &'a [u8],
+    /// The application message.
+    pub payload: &'a [u8],
+}
+
+impl<'a> PublishRef<'a> {
+    pub(crate) fn parse(
+        flags: u8,
+        body: &'a [u8],
+        version: ProtocolVersion,
+    ) -> Result<Self, Error> {
+        let (layout, topic) = Layout::parse(flags, body, version)?;
+        Ok(Self {
+            dup: layout.dup,
+            qos: layout.qos,
+            retain: layout.retain,
+            topic,
+            packet_id: layout.packet_id,
+            properties: body.get(layout.properties.clone()).unwrap_or_default(),
+            payload: body.get(layout.payload_start..).unwrap_or_default(),
+        })
+    }
+
+    /// The properties, copied out.
+    pub fn properties(&self) -> Properties {
+        Properties::from_validated(Bytes::copy_from_slice(self.properties))
+    }
+
+    /// An owned copy.
+    pub fn to_owned(&self) -> Publish {
+        Publish {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: ByteString::from(self.topic),
+            packet_id: self.packet_id,
+            properties: self.properties(),
+            payload: Bytes::copy_from_slice(self.payload),
+        }
+    }
+}
+
+/// Where the fields of a validated PUBLISH body sit: the one parser behind [`Publish`] and
+/// [`PublishRef`].
+struct Layout {
+    dup: bool,
+    qos: QoS,
+    retain: bool,
+    packet_id: u16,
+    properties: Range<usize>,
+    payload_start: usize,
+}
+
+impl Layout {
+    /// Validates a PUBLISH body; returns where its fields sit, and the topic.
+    fn parse(flags: u8, body: &[u8], version: ProtocolVersion) -> Result<(Self, &str), Error> {
+        // QoS 3 is malformed (MQTT-3.3.1-4).
+        let qos = QoS::from_u8((flags >> 1) & 0x03).ok_or(Error::PublishQoS3)?;
+        let dup = flags & 0x08 != 0;
+        // DUP must be 0 on QoS 0 (MQTT-3.3.1-2); enforced on receipt in 5.0.
+        if dup && qos == QoS::AtMostOnce && version.is_v5() {
+            return Err(Error::DupOnQoS0);
+        }
+        let mut c = Cursor::new(body);
+        let topic_bytes = c.binary("topic name")?;
+        // Wildcards and U+0000 are not allowed in a Topic Name (MQTT-3.3.2-2, MQTT-4.7.3-2);
+        // emptiness is judged below, once the properties say whether a Topic Alias is used.
+        if !topic_bytes.is_empty() {
+            match crate::topic::validate_name_bytes(topic_bytes) {
+                Ok(()) => {}
+                Err(TopicError::Null) => {
+                    return Err(Error::NullCharacter {
+                        field: "topic name",
+                    });
+                }
+                Err(e) => return Err(Error::InvalidTopicName(e)),
+            }
+        }
+        // Well-formed UTF-8, which also rules out surrogates (MQTT-1.5.3-1 / MQTT-1.5.4-1).
+        let topic = std::str::from_utf8(topic_bytes).map_err(|_| Error::InvalidUtf8 {
+            field: "topic name",
+        })?;
+        let packet_id = if qos == QoS::AtMostOnce {
+            0
+        } else {
+            let id = c.u16("packet identifier")?;
+            // A QoS 1 or 2 PUBLISH needs a non-zero identifier (3.1.1 MQTT-2.3.1-1).
+            if id == 0 {
+                return Err(Error::ZeroPacketId {
+                    packet_type: PacketType::Publish,
+                });
+            }
+            id
+        };
+        let mut properties = 0..0;
+        let mut seen = Seen::default();
+        if version.is_v5() {
+            let len = c.varint("property length")? as usize;
+            let start = body.len() - c.remaining();
+            let props = c.take(len, "properties")?;
+            seen = properties::validate(props, PropertyContext::Publish)?;
+            properties = start..start + len;
+        }
+        if topic_bytes.is_empty() {
+            // An empty Topic Name is allowed only with a Topic Alias in 5.0 (3.3.2.3.4);
+            // otherwise at least one character is required (MQTT-4.7.3-1).
+            if !version.is_v5() {
+                return Err(Error::InvalidTopicName(TopicError::Empty));
+            }
+            if !seen.contains(PropertyId::TOPIC_ALIAS) {
+                return Err(Error::EmptyTopicWithoutAlias);
+            }
+        }
+        let layout = Self {
+            dup,
+            qos,
+            retain: flags & 0x01 != 0,
+            packet_id,
+            properties,
+            payload_start: body.len() - c.remaining(),
+        };
+        Ok((layout, topic))
     }
 }
