@@ -1,0 +1,206 @@
+//! Broker configuration: listeners, limits and their defaults.
+//!
+//! [`Limits`] is what the sans-IO engine enforces; [`Config`] adds what the tokio server needs
+//! (listen addresses, TLS, WebSocket, the password file). Every default is documented with the
+//! reason it was chosen. All values can be set from a TOML-like `key = value` file read by
+//! [`Config::from_file`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mqtt_codec::QoS;
+
+use crate::engine::auth::Users;
+use crate::error::Error;
+
+/// Limits and features the engine enforces and advertises in the 5.0 CONNACK.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest packet accepted from a client, fixed header included. Default 1 MiB: big enough
+    /// for any conformance scenario, small enough that a hostile client cannot make the broker
+    /// buffer the protocol's 256 MiB maximum. Advertised as Maximum Packet Size in 5.0.
+    pub max_packet_size: u32,
+    /// Highest QoS the broker grants and accepts. Default 2: the reference supports all.
+    pub max_qos: QoS,
+    /// Whether retained messages are supported. Default true.
+    pub retain_available: bool,
+    /// Whether wildcard subscriptions are supported. Default true.
+    pub wildcard_subscription_available: bool,
+    /// Whether subscription identifiers are supported. Default true.
+    pub subscription_identifiers_available: bool,
+    /// Whether shared subscriptions (`$share/group/filter`) are supported. Default true.
+    pub shared_subscription_available: bool,
+    /// Highest inbound topic alias a 5.0 client may use. Default 10: enough to test aliasing,
+    /// bounded memory per connection.
+    pub topic_alias_maximum: u16,
+    /// How many unacknowledged inbound QoS 1/2 PUBLISH packets a client may have at once
+    /// (5.0 Receive Maximum). Default 100.
+    pub receive_maximum: u16,
+    /// How many unacknowledged outbound QoS 1/2 messages a 3.1/3.1.1 client may have at once
+    /// (they have no Receive Maximum). Default 100.
+    pub outbound_inflight_v3: u16,
+    /// Highest keep alive the broker accepts, in seconds; a 5.0 client asking for more (or for
+    /// 0) gets this value as Server Keep Alive. Default `None`: the client's value is used.
+    pub max_keep_alive: Option<u16>,
+    /// How many QoS 1/2 messages wait per session (offline, or beyond the in-flight window)
+    /// before new ones are dropped. Default 1,000, as mosquitto: bounded memory for slow or
+    /// offline clients.
+    pub max_queued_messages: usize,
+    /// How long a network connection may stay open without a CONNECT. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Highest Session Expiry Interval granted, in seconds; `None` keeps the client's value.
+    pub max_session_expiry_interval: Option<u32>,
+    /// Basis of the Response Information sent to a 5.0 client that asks for it; the client id
+    /// is appended. Default `response/`.
+    pub response_information: Option<String>,
+    /// Enhanced authentication method the engine implements (see `engine::auth`). Default
+    /// `challenge`.
+    pub auth_method: String,
+    /// Username/password database and ACL; `None` lets anyone in.
+    pub users: Option<Users>,
+    /// Whether clients without a username are accepted when `users` is set. Default false.
+    pub allow_anonymous: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_packet_size: 1024 * 1024,
+            max_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            wildcard_subscription_available: true,
+            subscription_identifiers_available: true,
+            shared_subscription_available: true,
+            topic_alias_maximum: 10,
+            receive_maximum: 100,
+            outbound_inflight_v3: 100,
+            max_keep_alive: None,
+            max_queued_messages: 1000,
+            connect_timeout: Duration::from_secs(10),
+            max_session_expiry_interval: None,
+            response_information: Some("response/".to_owned()),
+            auth_method: "challenge".to_owned(),
+            users: None,
+            allow_anonymous: false,
+        }
+    }
+}
+
+/// TLS listener settings: PEM certificate chain and private key.
+#[derive(Clone, Debug)]
+pub struct TlsConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+/// Everything needed to start the broker.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Plain TCP listener. Default `127.0.0.1:0` (a free port, for in-process use).
+    pub listen: SocketAddr,
+    /// Optional TLS listener.
+    pub tls: Option<TlsConfig>,
+    /// Optional WebSocket listener (subprotocol `mqtt`).
+    pub websocket: Option<SocketAddr>,
+    /// What the engine enforces.
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: None,
+            websocket: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads a config file of `key = value` lines (`#` starts a comment).
+    ///
+    /// Keys: `listen`, `tls_listen`, `tls_cert`, `tls_key`, `websocket_listen`,
+    /// `password_file`, `allow_anonymous`, `max_packet_size`, `max_qos`, `retain_available`,
+    /// `wildcard_subscription_available`, `subscription_identifiers_available`,
+    /// `shared_subscription_available`, `topic_alias_maximum`, `receive_maximum`,
+    /// `max_keep_alive`, `max_queued_messages`, `connect_timeout_secs`.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigIo {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::default();
+        let (mut tls_listen, mut tls_cert, mut tls_key) = (None, None, None);
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let bad = |what: &str| Error::Config {
+                line: n + 1,
+                message: what.to_owned(),
+            };
+            let (key, value) = line
+                .split_once('=')
+                .ok_or_else(|| bad("expected key = value"))?;
+            let (key, value) = (key.trim(), value.trim().trim_matches('"'));
+            let addr = || value.parse::<SocketAddr>().map_err(|_| bad("bad address"));
+            let flag = || {
+                value
+                    .parse::<bool>()
+                    .map_err(|_| bad("expected true or false"))
+            };
+            let l = &mut config.limits;
+            match key {
+                "listen" => config.listen = addr()?,
+                "tls_listen" => tls_listen = Some(addr()?),
+                "tls_cert" => tls_cert = Some(PathBuf::from(value)),
+                "tls_key" => tls_key = Some(PathBuf::from(value)),
+                "websocket_listen" => config.websocket = Some(addr()?),
+                "password_file" => l.users = Some(Users::load(std::path::Path::new(value))?),
+                "allow_anonymous" => l.allow_anonymous = flag()?,
+                "retain_available" => l.retain_available = flag()?,
+                "wildcard_subscription_available" => l.wildcard_subscription_available = flag()?,
+                "subscription_identifiers_available" => {
+                    l.subscription_identifiers_available = flag()?;
+                }
+                "shared_subscription_available" => l.shared_subscription_available = flag()?,
+                "max_qos" => {
+                    l.max_qos = value
+                        .parse::<u8>()
+                        .ok()
+                        .and_then(QoS::from_u8)
+                        .ok_or_else(|| bad("expected 0, 1 or 2"))?;
+                }
+                _ => {
+                    let num = value.parse::<u64>().map_err(|_| bad("expected a number"))?;
+                    let n16 = || u16::try_from(num).map_err(|_| bad("out of range"));
+                    match key {
+                        "max_packet_size" => {
+                            l.max_packet_size =
+                                u32::try_from(num).map_err(|_| bad("out of range"))?;
+                        }
+                        "topic_alias_maximum" => l.topic_alias_maximum = n16()?,
+                        "receive_maximum" => l.receive_maximum = n16()?.max(1),
+                        "max_keep_alive" => l.max_keep_alive = Some(n16()?),
+                        "max_queued_messages" => {
+                            l.max_queued_messages = usize::try_from(num).unwrap_or(usize::MAX);
+                        }
+                        "connect_timeout_secs" => l.connect_timeout = Duration::from_secs(num),
+                        _ => return Err(bad("unknown key")),
+                    }
+                }
+            }
+        }
+        if let (Some(listen), Some(cert), Some(key)) = (tls_listen, tls_cert, tls_key) {
+            config.tls = Some(TlsConfig { listen, cert, key });
+        }
+        Ok(config)
+    }
+}

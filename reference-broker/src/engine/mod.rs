@@ -1,0 +1,1467 @@
+//! The sans-IO broker engine: every MQTT 3.1, 3.1.1 and 5.0 server rule, with no tokio, no
+//! sockets and no clock reads.
+//!
+//! The engine follows quinn's `Connection` contract:
+//!
+//! - inputs: [`Engine::handle_connect`] (a network connection opened; returns an opaque
+//!   [`ConnId`]), [`Engine::handle_data`] (bytes read from it), [`Engine::handle_packet`] (an
+//!   already decoded packet), [`Engine::handle_disconnect`] (the peer closed or the socket
+//!   failed) and [`Engine::handle_timeout`];
+//! - outputs: [`Engine::poll_transmit`] (bytes to write to a connection),
+//!   [`Engine::poll_event`] (close a connection, after writing what `poll_transmit` gave for
+//!   it) and [`Engine::poll_timeout`] (when to call `handle_timeout` next).
+//!
+//! The current time always arrives as a `now` argument. A shell drains `poll_transmit` fully
+//! before `poll_event`, so a connection's last packets (CONNACK with an error, DISCONNECT) are
+//! written before it is closed.
+//!
+//! Overlapping subscriptions: when several of one client's non-shared subscriptions match a
+//! message, the client gets it once, at the highest granted QoS, with every matching
+//! Subscription Identifier (5.0), and Retain As Published if any matching subscription asks
+//! for it. The same choice is made for 3.1.1 (MQTT-3.3.5-1 allows it). Each shared
+//! subscription group that matches delivers one more copy to one of its members.
+
+pub mod auth;
+mod inflight;
+mod keepalive;
+mod message;
+mod retained;
+mod session;
+mod topics;
+mod will;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use mqtt_codec::properties::{Properties, Property};
+use mqtt_codec::{
+    Auth, ByteString, ConnAck, Connect, Decoded, Decoder, Disconnect, Error as CodecError, Packet,
+    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, RetainHandling,
+    SubAck, Subscribe, UnsubAck, Unsubscribe, Will,
+};
+
+use crate::config::Limits;
+use auth::Access;
+use inflight::{Delivery, OutState};
+use keepalive::KeepAlive;
+use message::Message;
+use retained::Retained;
+use session::Session;
+use topics::{SubEntry, SubscriptionTree};
+use will::PendingWills;
+
+/// An opaque handle for one network connection, issued by [`Engine::handle_connect`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(u64);
+
+impl ConnId {
+    /// The handle's number, for logs.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+/// Something the shell must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Close the connection, after writing every byte `poll_transmit` returned for it.
+    Close {
+        /// The connection.
+        conn: ConnId,
+    },
+}
+
+/// Why a connection is being closed, which decides what happens to its will.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CloseKind {
+    /// DISCONNECT without 0x04: the will is discarded.
+    Normal,
+    /// Network drop, keep alive, protocol error, DISCONNECT 0x04: the will is published.
+    Abnormal,
+    /// Another connection took the session over; `clean` if it starts a new session.
+    Takeover { clean: bool },
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum ConnState {
+    /// Waiting for CONNECT.
+    AwaitConnect,
+    /// CONNECT received with an authentication method; waiting for the client's AUTH.
+    Authenticating,
+    /// CONNACK 0x00 sent.
+    Connected,
+}
+
+#[derive(Debug)]
+struct Conn {
+    state: ConnState,
+    decoder: Decoder,
+    buf: BytesMut,
+    version: ProtocolVersion,
+    opened: Instant,
+    keep_alive: KeepAlive,
+    client_id: Option<ByteString>,
+    will: Option<Will>,
+    /// The client's Receive Maximum: our outbound window.
+    window: u16,
+    aliases: HashMap<u16, ByteString>,
+    problem_info: bool,
+    username: Option<String>,
+    /// Session Expiry Interval of the CONNECT, for the DISCONNECT rule (MQTT-3.14.2-2).
+    connect_expiry: u32,
+    /// CONNECT held while the enhanced authentication exchange runs.
+    pending: Option<(Box<Connect>, bool)>,
+}
+
+#[derive(Debug)]
+struct Outbox {
+    version: ProtocolVersion,
+    buf: BytesMut,
+    max_packet_size: u32,
+    queued: bool,
+    closed: bool,
+}
+
+/// The broker: sessions, subscriptions, retained messages and every connection's protocol
+/// state.
+#[derive(Debug)]
+pub struct Engine {
+    limits: Limits,
+    conns: HashMap<ConnId, Conn>,
+    outbox: HashMap<ConnId, Outbox>,
+    ready: VecDeque<ConnId>,
+    events: VecDeque<Event>,
+    sessions: HashMap<ByteString, Session>,
+    subs: SubscriptionTree,
+    retained: Retained,
+    wills: PendingWills,
+    next_conn: u64,
+    next_assigned: u64,
+}
+
+impl Engine {
+    /// An engine enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            conns: HashMap::new(),
+            outbox: HashMap::new(),
+            ready: VecDeque::new(),
+            events: VecDeque::new(),
+            sessions: HashMap::new(),
+            subs: SubscriptionTree::default(),
+            retained: Retained::default(),
+            wills: PendingWills::default(),
+            next_conn: 0,
+            next_assigned: 0,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// A network connection was opened at `now`; CONNECT must follow within the connect
+    /// timeout.
+    pub fn handle_connect(&mut self, now: Instant) -> ConnId {
+        self.next_conn += 1;
+        let id = ConnId(self.next_conn);
+        let max = usize::try_from(self.limits.max_packet_size).unwrap_or(usize::MAX);
+        self.conns.insert(
+            id,
+            Conn {
+                state: ConnState::AwaitConnect,
+                decoder: Decoder::new(ProtocolVersion::V5_0).with_max_packet_size(max),
+                buf: BytesMut::new(),
+                version: ProtocolVersion::V3_1_1,
+                opened: now,
+                keep_alive: KeepAlive::new(0, now),
+                client_id: None,
+                will: None,
+                window: 1,
+                aliases: HashMap::new(),
+                problem_info: true,
+                username: None,
+                connect_expiry: 0,
+                pending: None,
+            },
+        );
+        self.outbox.insert(
+            id,
+            Outbox {
+                version: ProtocolVersion::V3_1_1,
+                buf: BytesMut::new(),
+                max_packet_size: u32::MAX,
+                queued: false,
+                closed: false,
+            },
+        );
+        id
+    }
+
+    /// Bytes arrived on `conn`. Complete packets are decoded and handled; a decode error is
+    /// answered as the spec says and closes the connection.
+    pub fn handle_data(&mut self, conn: ConnId, data: &[u8], now: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.buf.extend_from_slice(data);
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            let mut buf = std::mem::take(&mut c.buf);
+            let outcome = c.decoder.decode(&mut buf);
+            match outcome {
+                Ok(Decoded::Packet(packet)) => {
+                    c.buf = buf;
+                    self.handle_packet(conn, packet, now);
+                }
+                Ok(Decoded::Incomplete) => {
+                    c.buf = buf;
+                    return;
+                }
+                Err(err) => {
+                    let level = peek_connect_level(&buf);
+                    self.handle_decode_error(conn, &err, level, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A decoded packet arrived on `conn`.
+    pub fn handle_packet(&mut self, conn: ConnId, packet: Packet, now: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.keep_alive.heard(now);
+        match c.state {
+            ConnState::AwaitConnect => match packet {
+                Packet::Connect(connect) => self.on_connect(conn, connect, now),
+                // MQTT-3.1.0-1: the first packet must be CONNECT.
+                _ => self.close(conn, CloseKind::Abnormal, now),
+            },
+            ConnState::Authenticating => match packet {
+                Packet::Auth(a) => self.on_auth_during_connect(conn, a, now),
+                _ => self.refuse_connect(conn, ReasonCode::PROTOCOL_ERROR, now),
+            },
+            ConnState::Connected => self.on_packet(conn, packet, now),
+        }
+    }
+
+    /// The peer closed `conn` or the socket failed: an abnormal close (the will is published).
+    pub fn handle_disconnect(&mut self, conn: ConnId, now: Instant) {
+        self.close(conn, CloseKind::Abnormal, now);
+        // The socket is gone: nothing left to write.
+        if let Some(o) = self.outbox.remove(&conn) {
+            drop(o);
+        }
+    }
+
+    /// Runs every timer due at `now`: connect timeouts, keep alive, session expiry, delayed
+    /// wills.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let timeout = self.limits.connect_timeout;
+        let mut expired = Vec::new();
+        for (id, c) in &self.conns {
+            let deadline = match c.state {
+                ConnState::Connected => c.keep_alive.deadline(),
+                _ => c.opened.checked_add(timeout),
+            };
+            if deadline.is_some_and(|d| d <= now) {
+                expired.push((*id, c.state == ConnState::Connected));
+            }
+        }
+        expired.sort();
+        for (id, connected) in expired {
+            if connected {
+                tracing::debug!(conn = id.0, "keep alive expired");
+                self.send_disconnect(id, ReasonCode::KEEP_ALIVE_TIMEOUT, "keep alive timeout");
+            }
+            self.close(id, CloseKind::Abnormal, now);
+        }
+        let mut ended: Vec<ByteString> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.conn.is_none() && s.expires_at.is_some_and(|t| t <= now))
+            .map(|(c, _)| c.clone())
+            .collect();
+        ended.sort();
+        for client in ended {
+            self.end_session(&client, now);
+        }
+        for msg in self.wills.due(now) {
+            self.publish_will(msg, now);
+        }
+    }
+
+    /// The next instant `handle_timeout` has work, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let timeout = self.limits.connect_timeout;
+        let conns = self.conns.values().filter_map(|c| match c.state {
+            ConnState::Connected => c.keep_alive.deadline(),
+            _ => c.opened.checked_add(timeout),
+        });
+        let sessions = self
+            .sessions
+            .values()
+            .filter(|s| s.conn.is_none())
+            .filter_map(|s| s.expires_at);
+        conns
+            .chain(sessions)
+            .chain(self.wills.next_deadline())
+            .min()
+    }
+
+    /// Bytes to write to a connection, if any.
+    pub fn poll_transmit(&mut self) -> Option<(ConnId, Bytes)> {
+        while let Some(conn) = self.ready.pop_front() {
+            let Some(o) = self.outbox.get_mut(&conn) else {
+                continue;
+            };
+            o.queued = false;
+            let data = o.buf.split().freeze();
+            if o.closed {
+                self.outbox.remove(&conn);
+            }
+            if !data.is_empty() {
+                return Some((conn, data));
+            }
+        }
+        None
+    }
+
+    /// The next thing the shell must do, after draining `poll_transmit`.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// How many connections are open.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    // ----- CONNECT -----
+
+    fn handle_decode_error(
+        &mut self,
+        conn: ConnId,
+        err: &CodecError,
+        connect_level: Option<u8>,
+        now: Instant,
+    ) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        tracing::debug!(conn = conn.0, error = %err, "decode error");
+        match c.state {
+            ConnState::AwaitConnect => {
+                let Some(level) = connect_level else {
+                    self.close(conn, CloseKind::Abnormal, now);
+                    return;
+                };
+                let (version, code) = match err {
+                    CodecError::UnsupportedProtocolLevel { .. }
+                    | CodecError::InvalidProtocolName
+                        if level < 5 =>
+                    {
+                        (
+                            ProtocolVersion::V3_1_1,
+                            ReasonCode::V3_UNACCEPTABLE_PROTOCOL_VERSION,
+                        )
+                    }
+                    _ if level >= 5 => (ProtocolVersion::V5_0, err.reason_code()),
+                    // 3.1.1 has no CONNACK code for a malformed CONNECT: close (MQTT-4.8.0-1).
+                    _ => {
+                        self.close(conn, CloseKind::Abnormal, now);
+                        return;
+                    }
+                };
+                if let Some(o) = self.outbox.get_mut(&conn) {
+                    o.version = version;
+                }
+                let mut ack = ConnAck::new(false, code);
+                if version.is_v5() {
+                    ack.properties
+                        .push(Property::ReasonString(err.to_string().into()));
+                }
+                self.send(conn, ack.into());
+                self.close(conn, CloseKind::Abnormal, now);
+            }
+            ConnState::Authenticating => {
+                let code = if c.version.is_v5() {
+                    err.reason_code()
+                } else {
+                    ReasonCode::V3_SERVER_UNAVAILABLE
+                };
+                self.refuse_connect(conn, code, now);
+            }
+            ConnState::Connected => {
+                // 3.1.1 MQTT-4.8.0-1: close. 5.0 4.13: DISCONNECT with the reason code, close.
+                self.send_disconnect(conn, err.reason_code(), &err.to_string());
+                self.close(conn, CloseKind::Abnormal, now);
+            }
+        }
+    }
+
+    fn on_connect(&mut self, conn: ConnId, connect: Box<Connect>, now: Instant) {
+        let version = connect.protocol;
+        let v5 = version.is_v5();
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.version = version;
+            c.decoder.set_version(version);
+            c.problem_info = connect.properties.request_problem_information() != Some(0);
+        }
+        if let Some(o) = self.outbox.get_mut(&conn) {
+            o.version = version;
+            o.max_packet_size = connect.properties.maximum_packet_size().unwrap_or(u32::MAX);
+        }
+        // Client identifier rules.
+        let mut assigned = false;
+        let id_ok = if connect.client_id.is_empty() {
+            // 3.1 requires 1 to 23 characters; 3.1.1 MQTT-3.1.3-7/8 allows an empty id only with
+            // clean session; 5.0 MQTT-3.1.3-6 assigns one whatever Clean Start says.
+            match version {
+                ProtocolVersion::V3_1 => false,
+                ProtocolVersion::V3_1_1 => connect.clean_start,
+                ProtocolVersion::V5_0 => true,
+            }
+        } else {
+            version != ProtocolVersion::V3_1 || connect.client_id.len() <= 23
+        };
+        if !id_ok {
+            let code = if v5 {
+                ReasonCode::CLIENT_IDENTIFIER_NOT_VALID
+            } else {
+                ReasonCode::V3_IDENTIFIER_REJECTED
+            };
+            self.refuse_connect(conn, code, now);
+            return;
+        }
+        if connect.client_id.is_empty() {
+            assigned = true;
+        }
+        // Username and password.
+        if let Some(users) = &self.limits.users {
+            let refused = match (&connect.username, &connect.password) {
+                (Some(user), Some(pass)) if users.check(user, pass) => None,
+                (Some(_), _) => Some((
+                    ReasonCode::BAD_USER_NAME_OR_PASSWORD,
+                    ReasonCode::V3_BAD_USER_NAME_OR_PASSWORD,
+                )),
+                (None, _) if self.limits.allow_anonymous => None,
+                (None, _) => Some((ReasonCode::NOT_AUTHORIZED, ReasonCode::V3_NOT_AUTHORIZED)),
+            };
+            if let Some((v5_code, v3_code)) = refused {
+                self.refuse_connect(conn, if v5 { v5_code } else { v3_code }, now);
+                return;
+            }
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.username = connect.username.as_ref().map(|u| u.to_string());
+        }
+        // Enhanced authentication (5.0 4.12).
+        if v5 {
+            if let Some(method) = connect.properties.authentication_method() {
+                if *method != *self.limits.auth_method {
+                    self.refuse_connect(conn, ReasonCode::BAD_AUTHENTICATION_METHOD, now);
+                    return;
+                }
+                let challenge = Auth {
+                    reason: ReasonCode::CONTINUE_AUTHENTICATION,
+                    properties: Properties::new()
+                        .with(Property::AuthenticationMethod(method))
+                        .with(Property::AuthenticationData(Bytes::from_static(
+                            auth::CHALLENGE,
+                        ))),
+                };
+                self.send(conn, challenge.into());
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.state = ConnState::Authenticating;
+                    c.pending = Some((connect, assigned));
+                }
+                return;
+            }
+        }
+        self.accept_connect(conn, connect, assigned, now);
+    }
+
+    fn on_auth_during_connect(&mut self, conn: ConnId, a: Auth, now: Instant) {
+        let Some((connect, assigned)) = self.conns.get_mut(&conn).and_then(|c| c.pending.take())
+        else {
+            self.close(conn, CloseKind::Abnormal, now);
+            return;
+        };
+        if !self.auth_response_ok(&a) {
+            self.refuse_connect(conn, ReasonCode::NOT_AUTHORIZED, now);
+            return;
+        }
+        self.accept_connect(conn, connect, assigned, now);
+    }
+
+    fn auth_response_ok(&self, a: &Auth) -> bool {
+        a.reason == ReasonCode::CONTINUE_AUTHENTICATION
+            && a.properties.authentication_method().as_deref() == Some(&*self.limits.auth_method)
+            && a.properties.authentication_data().as_deref() == Some(auth::RESPONSE)
+    }
+
+    /// Sends CONNACK with a failure code and closes (MQTT-3.2.2-5 / 5.0 MQTT-3.2.2-7).
+    fn refuse_connect(&mut self, conn: ConnId, code: ReasonCode, now: Instant) {
+        let mut ack = ConnAck::new(false, code);
+        if self.version(conn).is_v5() {
+            if let Some(name) = code.name() {
+                ack.properties.push(Property::ReasonString(name.into()));
+            }
+        }
+        self.send(conn, ack.into());
+        self.close(conn, CloseKind::Abnormal, now);
+    }
+
+    fn accept_connect(
+        &mut self,
+        conn: ConnId,
+        connect: Box<Connect>,
+        assigned: bool,
+        now: Instant,
+    ) {
+        let version = connect.protocol;
+        let v5 = version.is_v5();
+        let client_id: ByteString = if assigned {
+            self.next_assigned += 1;
+            format!("auto-{:08}", self.next_assigned).into()
+        } else {
+            connect.client_id.clone()
+        };
+        // Takeover (3.1.4-3 3.1.1 / 5.0 MQTT-3.1.4-3).
+        if let Some(old) = self.sessions.get(&client_id).and_then(|s| s.conn) {
+            if old != conn {
+                self.send_disconnect(old, ReasonCode::SESSION_TAKEN_OVER, "session taken over");
+                self.close(
+                    old,
+                    CloseKind::Takeover {
+                        clean: connect.clean_start,
+                    },
+                    now,
+                );
+            }
+        }
+        // A pending delayed will: the session ends now (Clean Start) or is resumed.
+        if let Some(will) = self.wills.take(&client_id) {
+            if connect.clean_start {
+                self.publish_will(will, now);
+            }
+        }
+        let requested_expiry = if v5 {
+            connect.properties.session_expiry_interval().unwrap_or(0)
+        } else if connect.clean_start {
+            0
+        } else {
+            u32::MAX
+        };
+        let expiry = match self.limits.max_session_expiry_interval {
+            Some(max) if v5 => requested_expiry.min(max),
+            _ => requested_expiry,
+        };
+        let session_present = if connect.clean_start {
+            self.remove_session(&client_id);
+            false
+        } else {
+            self.sessions.contains_key(&client_id)
+        };
+        let window = if v5 {
+            connect
+                .properties
+                .receive_maximum()
+                .unwrap_or(u16::MAX)
+                .max(1)
+        } else {
+            self.limits.outbound_inflight_v3.max(1)
+        };
+        let session = self
+            .sessions
+            .entry(client_id.clone())
+            .or_insert_with(|| Session::new(expiry));
+        session.conn = Some(conn);
+        session.expires_at = None;
+        session.expiry_interval = expiry;
+        session.window_cap = session.window_cap.max(window);
+        let (keep_alive, server_keep_alive) =
+            keepalive::negotiate(connect.keep_alive, self.limits.max_keep_alive);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.state = ConnState::Connected;
+            c.client_id = Some(client_id.clone());
+            c.will = connect.will.clone();
+            c.window = window;
+            c.keep_alive = KeepAlive::new(keep_alive, now);
+            c.connect_expiry = expiry;
+        }
+        let mut ack = ConnAck::new(session_present, ReasonCode::SUCCESS);
+        if v5 {
+            let l = &self.limits;
+            let p = &mut ack.properties;
+            if expiry != requested_expiry {
+                p.push(Property::SessionExpiryInterval(expiry));
+            }
+            p.push(Property::ReceiveMaximum(l.receive_maximum.max(1)));
+            if l.max_qos != QoS::ExactlyOnce {
+                p.push(Property::MaximumQoS(l.max_qos.as_u8()));
+            }
+            p.push(Property::RetainAvailable(u8::from(l.retain_available)));
+            p.push(Property::MaximumPacketSize(l.max_packet_size));
+            if assigned {
+                p.push(Property::AssignedClientIdentifier(client_id.clone()));
+            }
+            p.push(Property::TopicAliasMaximum(l.topic_alias_maximum));
+            p.push(Property::WildcardSubscriptionAvailable(u8::from(
+                l.wildcard_subscription_available,
+            )));
+            p.push(Property::SubscriptionIdentifierAvailable(u8::from(
+                l.subscription_identifiers_available,
+            )));
+            p.push(Property::SharedSubscriptionAvailable(u8::from(
+                l.shared_subscription_available,
+            )));
+            if server_keep_alive {
+                p.push(Property::ServerKeepAlive(keep_alive));
+            }
+            if connect.properties.request_response_information() == Some(1) {
+                if let Some(base) = &l.response_information {
+                    p.push(Property::ResponseInformation(
+                        format!("{base}{client_id}").into(),
+                    ));
+                }
+            }
+            if let Some(method) = connect.properties.authentication_method() {
+                p.push(Property::AuthenticationMethod(method));
+            }
+        }
+        self.send(conn, ack.into());
+        tracing::debug!(conn = conn.0, client = %client_id, %version, session_present, "connected");
+        // MQTT-4.4.0-1: resend unacknowledged PUBLISH (DUP=1) and PUBREL, in order.
+        self.redeliver(&client_id, conn, now);
+        self.pump(&client_id, now);
+    }
+
+    // ----- after CONNACK -----
+
+    fn on_packet(&mut self, conn: ConnId, packet: Packet, now: Instant) {
+        let Some(client) = self.conns.get(&conn).and_then(|c| c.client_id.clone()) else {
+            return;
+        };
+        match packet {
+            Packet::Publish(p) => self.on_publish(conn, &client, p, now),
+            Packet::PubAck(a) => {
+                if let Some(s) = self.sessions.get_mut(&client) {
+                    s.outbound.complete(a.packet_id, OutState::AwaitPubAck);
+                }
+                self.pump(&client, now);
+            }
+            Packet::PubRec(a) => {
+                let Some(s) = self.sessions.get_mut(&client) else {
+                    return;
+                };
+                if !a.reason.is_success() {
+                    // 5.0 4.3.3: a PUBREC with a failure code ends the flow.
+                    s.outbound.complete(a.packet_id, OutState::AwaitPubRec);
+                    self.pump(&client, now);
+                } else if s.outbound.pubrec(a.packet_id) {
+                    self.send(conn, PubRel::new(a.packet_id).into());
+                } else {
+                    let mut rel = PubRel::new(a.packet_id);
+                    rel.reason = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
+                    self.send(conn, rel.into());
+                }
+            }
+            Packet::PubComp(a) => {
+                if let Some(s) = self.sessions.get_mut(&client) {
+                    s.outbound.complete(a.packet_id, OutState::AwaitPubComp);
+                }
+                self.pump(&client, now);
+            }
+            Packet::PubRel(r) => {
+                let released = self
+                    .sessions
+                    .get_mut(&client)
+                    .is_some_and(|s| s.inbound.release(r.packet_id));
+                let mut comp = PubComp::new(r.packet_id);
+                if !released {
+                    comp.reason = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
+                }
+                self.send(conn, comp.into());
+            }
+            Packet::Subscribe(s) => self.on_subscribe(conn, &client, s, now),
+            Packet::Unsubscribe(u) => self.on_unsubscribe(conn, &client, u),
+            Packet::PingReq => self.send(conn, Packet::PingResp),
+            Packet::Disconnect(d) => self.on_client_disconnect(conn, &client, d, now),
+            Packet::Auth(a) => self.on_reauth(conn, a, now),
+            // MQTT-3.1.0-2: a second CONNECT is a protocol violation; packets only a server
+            // sends are too.
+            Packet::Connect(_)
+            | Packet::ConnAck(_)
+            | Packet::SubAck(_)
+            | Packet::UnsubAck(_)
+            | Packet::PingResp => {
+                self.protocol_error(conn, ReasonCode::PROTOCOL_ERROR, "unexpected packet", now);
+            }
+        }
+    }
+
+    fn protocol_error(&mut self, conn: ConnId, code: ReasonCode, why: &str, now: Instant) {
+        self.send_disconnect(conn, code, why);
+        self.close(conn, CloseKind::Abnormal, now);
+    }
+
+    fn on_reauth(&mut self, conn: ConnId, a: Auth, now: Instant) {
+        let method = &*self.limits.auth_method;
+        if a.properties.authentication_method().as_deref() != Some(method) {
+            self.protocol_error(
+                conn,
+                ReasonCode::PROTOCOL_ERROR,
+                "no re-authentication",
+                now,
+            );
+            return;
+        }
+        let props = Properties::new().with(Property::AuthenticationMethod(method.into()));
+        if a.reason == ReasonCode::RE_AUTHENTICATE {
+            let challenge = Auth {
+                reason: ReasonCode::CONTINUE_AUTHENTICATION,
+                properties: props.with(Property::AuthenticationData(Bytes::from_static(
+                    auth::CHALLENGE,
+                ))),
+            };
+            self.send(conn, challenge.into());
+        } else if self.auth_response_ok(&a) {
+            let done = Auth {
+                reason: ReasonCode::SUCCESS,
+                properties: props,
+            };
+            self.send(conn, done.into());
+        } else {
+            self.protocol_error(
+                conn,
+                ReasonCode::NOT_AUTHORIZED,
+                "authentication failed",
+                now,
+            );
+        }
+    }
+
+    fn on_publish(&mut self, conn: ConnId, client: &ByteString, mut p: Publish, now: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let v5 = c.version.is_v5();
+        if v5 {
+            // Topic aliases (5.0 3.3.2.3.4).
+            if let Some(alias) = p.properties.topic_alias() {
+                if alias == 0 || alias > self.limits.topic_alias_maximum {
+                    self.protocol_error(
+                        conn,
+                        ReasonCode::TOPIC_ALIAS_INVALID,
+                        "topic alias out of range",
+                        now,
+                    );
+                    return;
+                }
+                if p.topic.is_empty() {
+                    match c.aliases.get(&alias) {
+                        Some(topic) => p.topic = topic.clone(),
+                        None => {
+                            self.protocol_error(
+                                conn,
+                                ReasonCode::PROTOCOL_ERROR,
+                                "unknown topic alias",
+                                now,
+                            );
+                            return;
+                        }
+                    }
+                } else {
+                    c.aliases.insert(alias, p.topic.clone());
+                }
+            }
+            if p.properties.subscription_identifiers().next().is_some() {
+                // MQTT-3.3.4-6: a client never sends a Subscription Identifier.
+                self.protocol_error(
+                    conn,
+                    ReasonCode::PROTOCOL_ERROR,
+                    "subscription identifier from a client",
+                    now,
+                );
+                return;
+            }
+            if p.qos > self.limits.max_qos {
+                // MQTT-3.2.2-11.
+                self.protocol_error(
+                    conn,
+                    ReasonCode::QOS_NOT_SUPPORTED,
+                    "qos not supported",
+                    now,
+                );
+                return;
+            }
+            if p.retain && !self.limits.retain_available {
+                // MQTT-3.2.2-14.
+                self.protocol_error(
+                    conn,
+                    ReasonCode::RETAIN_NOT_SUPPORTED,
+                    "retain not supported",
+                    now,
+                );
+                return;
+            }
+        }
+        if p.topic.is_empty() {
+            self.protocol_error(conn, ReasonCode::TOPIC_NAME_INVALID, "empty topic", now);
+            return;
+        }
+        let username = self.conns.get(&conn).and_then(|c| c.username.clone());
+        let mut refused = None;
+        if let Some(users) = &self.limits.users {
+            if !users.allowed(username.as_deref(), &p.topic, Access::Write) {
+                refused = Some(ReasonCode::NOT_AUTHORIZED);
+            }
+        }
+        if v5
+            && refused.is_none()
+            && p.properties.payload_format_indicator() == Some(1)
+            && std::str::from_utf8(&p.payload).is_err()
+        {
+            refused = Some(ReasonCode::PAYLOAD_FORMAT_INVALID);
+        }
+        match p.qos {
+            QoS::AtMostOnce => {
+                if refused.is_none() {
+                    self.route(client, p, now);
+                }
+            }
+            QoS::AtLeastOnce => {
+                let id = p.packet_id;
+                if refused.is_none() {
+                    self.route(client, p, now);
+                }
+                let mut ack = PubAck::new(id);
+                if let Some(code) = refused.filter(|_| v5) {
+                    ack.reason = code;
+                    self.add_reason_string(conn, &mut ack.properties, code);
+                }
+                self.send(conn, ack.into());
+            }
+            QoS::ExactlyOnce => {
+                let id = p.packet_id;
+                let Some(session) = self.sessions.get_mut(client) else {
+                    return;
+                };
+                let mut rec = PubRec::new(id);
+                if let Some(code) = refused {
+                    if v5 {
+                        rec.reason = code;
+                        self.add_reason_string(conn, &mut rec.properties, code);
+                    }
+                    self.send(conn, rec.into());
+                    return;
+                }
+                let max = usize::from(self.limits.receive_maximum.max(1));
+                let fresh = session.inbound.receive(id);
+                if fresh && session.inbound.len() > max && v5 {
+                    // MQTT-3.3.4-9: more than Receive Maximum unacknowledged QoS 2 PUBLISH.
+                    session.inbound.release(id);
+                    self.protocol_error(
+                        conn,
+                        ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+                        "receive maximum exceeded",
+                        now,
+                    );
+                    return;
+                }
+                if fresh {
+                    // Delivered on PUBLISH (method A of 4.3.3); a resend before PUBREL is
+                    // answered PUBREC but not delivered again (MQTT-4.3.3-9 / 5.0 4.3.3-10).
+                    self.route(client, p, now);
+                }
+                self.send(conn, rec.into());
+            }
+        }
+    }
+
+    fn add_reason_string(&self, conn: ConnId, props: &mut Properties, code: ReasonCode) {
+        // 5.0 3.1.2.11.7: reason strings on packets other than CONNACK and DISCONNECT only when
+        // Request Problem Information is not 0.
+        if self.conns.get(&conn).is_some_and(|c| c.problem_info) {
+            if let Some(name) = code.name() {
+                props.push(Property::ReasonString(name.into()));
+            }
+        }
+    }
+
+    /// Accepts a PUBLISH for delivery: retained store, then every matching subscription.
+    fn route(&mut self, publisher: &ByteString, p: Publish, now: Instant) {
+        let msg = Arc::new(Message::new(
+            p.topic,
+            p.payload,
+            p.qos,
+            p.retain,
+            &p.properties,
+            now,
+            Some(publisher.clone()),
+        ));
+        self.distribute(msg, now);
+    }
+
+    fn distribute(&mut self, msg: Arc<Message>, now: Instant) {
+        if msg.retain && self.limits.retain_available {
+            self.retained.update(&msg);
+        }
+        let sessions = &self.sessions;
+        let matches = self.subs.matches(&msg.topic, |c| {
+            sessions.get(c).is_some_and(|s| s.conn.is_some())
+        });
+        // One delivery per client for its non-shared subscriptions; one per shared match.
+        let mut per_client: Vec<(ByteString, Delivery)> = Vec::new();
+        let mut index: HashMap<ByteString, usize> = HashMap::new();
+        for m in matches {
+            let o = m.entry.options;
+            if !m.shared && o.no_local && msg.publisher.as_ref() == Some(&m.client) {
+                // MQTT-3.8.3-3: No Local.
+                continue;
+            }
+            let qos = msg.qos.min(o.qos);
+            let retain = o.retain_as_published && msg.retain;
+            let sub_ids: Vec<u32> = m.entry.id.into_iter().collect();
+            if !m.shared {
+                if let Some(&i) = index.get(&m.client) {
+                    if let Some((_, d)) = per_client.get_mut(i) {
+                        d.qos = d.qos.max(qos);
+                        d.retain |= retain;
+                        d.sub_ids.extend(sub_ids);
+                    }
+                    continue;
+                }
+                index.insert(m.client.clone(), per_client.len());
+            }
+            per_client.push((
+                m.client,
+                Delivery {
+                    msg: Arc::clone(&msg),
+                    qos,
+                    retain,
+                    sub_ids,
+                },
+            ));
+        }
+        for (client, delivery) in per_client {
+            self.deliver(&client, delivery, now);
+        }
+    }
+
+    /// Hands one message to one session: sends it, or queues it (QoS 1/2) when the client is
+    /// offline or its window is full. QoS 0 messages for offline clients are dropped.
+    fn deliver(&mut self, client: &ByteString, d: Delivery, now: Instant) {
+        let max_queued = self.limits.max_queued_messages;
+        let Some(s) = self.sessions.get_mut(client) else {
+            return;
+        };
+        let conn = s.conn;
+        if d.qos == QoS::AtMostOnce {
+            if let Some(conn) = conn {
+                if !d.msg.expired(now) {
+                    let p = build_publish(&d, 0, false, now);
+                    self.send(conn, p.into());
+                }
+            }
+            return;
+        }
+        let window = conn
+            .and_then(|c| self.conns.get(&c))
+            .map_or(0, |c| usize::from(c.window));
+        if s.outbound.queue.is_empty() && s.outbound.inflight.len() < window {
+            if let Some(conn) = conn {
+                self.send_new(client, conn, d, now);
+            }
+            return;
+        }
+        if s.outbound.len() >= max_queued {
+            tracing::debug!(client = %client, "queue full, message dropped");
+            return;
+        }
+        s.outbound.queue.push_back(d);
+    }
+
+    /// Sends a QoS 1/2 message with a fresh packet identifier.
+    fn send_new(&mut self, client: &ByteString, conn: ConnId, d: Delivery, now: Instant) {
+        if d.msg.expired(now) {
+            return;
+        }
+        let max = self
+            .outbox
+            .get(&conn)
+            .map_or(u32::MAX, |o| o.max_packet_size);
+        let Some(s) = self.sessions.get_mut(client) else {
+            return;
+        };
+        let probe = build_publish(&d, 1, false, now);
+        let version = self
+            .conns
+            .get(&conn)
+            .map_or(ProtocolVersion::V5_0, |c| c.version);
+        if u32::try_from(Packet::Publish(probe.clone()).encoded_len(version)).unwrap_or(u32::MAX)
+            > max
+        {
+            // 5.0 MQTT-3.1.2-25: too large for the client: discarded as if delivered.
+            return;
+        }
+        let Some(id) = s.outbound.alloc_id() else {
+            s.outbound.queue.push_front(d);
+            return;
+        };
+        let mut p = probe;
+        p.packet_id = id;
+        s.outbound.push(id, d);
+        self.send(conn, p.into());
+    }
+
+    /// Fills the client's window from its queue.
+    fn pump(&mut self, client: &ByteString, now: Instant) {
+        loop {
+            let Some(s) = self.sessions.get_mut(client) else {
+                return;
+            };
+            let Some(conn) = s.conn else {
+                return;
+            };
+            let window = self.conns.get(&conn).map_or(0, |c| usize::from(c.window));
+            if s.outbound.inflight.len() >= window {
+                return;
+            }
+            let Some(d) = s.outbound.queue.pop_front() else {
+                return;
+            };
+            let before = s.outbound.queue.len();
+            self.send_new(client, conn, d, now);
+            // All packet identifiers in use: the message went back to the queue.
+            if self
+                .sessions
+                .get(client)
+                .is_some_and(|s| s.outbound.queue.len() > before)
+            {
+                return;
+            }
+        }
+    }
+
+    fn redeliver(&mut self, client: &ByteString, conn: ConnId, now: Instant) {
+        let Some(s) = self.sessions.get(client) else {
+            return;
+        };
+        let packets: Vec<Packet> = s
+            .outbound
+            .inflight
+            .iter()
+            .map(|e| match e.state {
+                OutState::AwaitPubComp => PubRel::new(e.id).into(),
+                _ => build_publish(&e.delivery, e.id, true, now).into(),
+            })
+            .collect();
+        for p in packets {
+            self.send(conn, p);
+        }
+    }
+
+    fn on_subscribe(&mut self, conn: ConnId, client: &ByteString, s: Subscribe, now: Instant) {
+        let v5 = self.version(conn).is_v5();
+        let sub_id = s.properties.subscription_identifiers().next();
+        if sub_id.is_some() && !self.limits.subscription_identifiers_available {
+            self.protocol_error(
+                conn,
+                ReasonCode::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
+                "subscription identifiers not supported",
+                now,
+            );
+            return;
+        }
+        let username = self.conns.get(&conn).and_then(|c| c.username.clone());
+        let mut codes = Vec::with_capacity(s.filters.len());
+        let mut retained = Vec::new();
+        for sub in s.filters {
+            let (group, inner) = topics::split(&sub.filter);
+            let wildcard = inner.contains(['+', '#']);
+            let refused = if group.is_some() && !self.limits.shared_subscription_available {
+                Some(ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED)
+            } else if wildcard && !self.limits.wildcard_subscription_available {
+                Some(ReasonCode::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED)
+            } else if self
+                .limits
+                .users
+                .as_ref()
+                .is_some_and(|u| !u.allowed(username.as_deref(), inner, Access::Read))
+            {
+                Some(ReasonCode::NOT_AUTHORIZED)
+            } else {
+                None
+            };
+            if let Some(code) = refused {
+                codes.push(if v5 {
+                    code
+                } else {
+                    ReasonCode::SUBACK_FAILURE_V3
+                });
+                continue;
+            }
+            let mut options = sub.options;
+            options.qos = options.qos.min(self.limits.max_qos);
+            let entry = SubEntry {
+                options,
+                id: sub_id,
+            };
+            let existed = self.subs.insert(&sub.filter, client, entry);
+            if let Some(session) = self.sessions.get_mut(client) {
+                session.subscriptions.insert(sub.filter.clone(), entry);
+            }
+            codes.push(ReasonCode(options.qos.as_u8()));
+            // MQTT-3.3.1-6 / 5.0 3.8.3.1: retained messages on subscribe, per Retain Handling;
+            // never for shared subscriptions.
+            let send_retained = group.is_none()
+                && match options.retain_handling {
+                    RetainHandling::SendAtSubscribe => true,
+                    RetainHandling::SendIfNew => !existed,
+                    RetainHandling::DoNotSend => false,
+                };
+            if send_retained {
+                for msg in self.retained.matching(inner, now) {
+                    retained.push(Delivery {
+                        qos: msg.qos.min(options.qos),
+                        msg,
+                        retain: true,
+                        sub_ids: sub_id.into_iter().collect(),
+                    });
+                }
+            }
+        }
+        let ack = SubAck {
+            packet_id: s.packet_id,
+            properties: Properties::new(),
+            codes,
+        };
+        self.send(conn, ack.into());
+        for d in retained {
+            self.deliver(client, d, now);
+        }
+    }
+
+    fn on_unsubscribe(&mut self, conn: ConnId, client: &ByteString, u: Unsubscribe) {
+        let mut codes = Vec::with_capacity(u.filters.len());
+        for filter in &u.filters {
+            let removed = self.subs.remove(filter, client);
+            if let Some(s) = self.sessions.get_mut(client) {
+                s.subscriptions.remove(filter);
+            }
+            codes.push(if removed {
+                ReasonCode::SUCCESS
+            } else {
+                ReasonCode::NO_SUBSCRIPTION_EXISTED
+            });
+        }
+        let ack = UnsubAck {
+            packet_id: u.packet_id,
+            properties: Properties::new(),
+            codes,
+        };
+        self.send(conn, ack.into());
+    }
+
+    fn on_client_disconnect(
+        &mut self,
+        conn: ConnId,
+        client: &ByteString,
+        d: Disconnect,
+        now: Instant,
+    ) {
+        if let Some(expiry) = d.properties.session_expiry_interval() {
+            let connect_expiry = self.conns.get(&conn).map_or(0, |c| c.connect_expiry);
+            if connect_expiry == 0 && expiry != 0 {
+                // MQTT-3.14.2-2.
+                self.protocol_error(
+                    conn,
+                    ReasonCode::PROTOCOL_ERROR,
+                    "session expiry set after 0",
+                    now,
+                );
+                return;
+            }
+            if let Some(s) = self.sessions.get_mut(client) {
+                s.expiry_interval = expiry;
+            }
+        }
+        let kind = if d.reason == ReasonCode::DISCONNECT_WITH_WILL_MESSAGE {
+            CloseKind::Abnormal
+        } else {
+            CloseKind::Normal
+        };
+        self.close(conn, kind, now);
+    }
+
+    // ----- closing, sessions, wills -----
+
+    fn close(&mut self, conn: ConnId, kind: CloseKind, now: Instant) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        match self.outbox.get_mut(&conn) {
+            Some(o) if !o.buf.is_empty() => o.closed = true,
+            _ => {
+                self.outbox.remove(&conn);
+            }
+        }
+        self.events.push_back(Event::Close { conn });
+        let Some(client) = c.client_id else {
+            return;
+        };
+        let Some(s) = self.sessions.get_mut(&client) else {
+            return;
+        };
+        if s.conn != Some(conn) {
+            return;
+        }
+        s.conn = None;
+        let expiry = s.expiry_interval;
+        let will = c.will.filter(|_| kind != CloseKind::Normal);
+        if let CloseKind::Takeover { clean } = kind {
+            // The session lives on in the new connection; a will without delay is published
+            // now, and one with a delay only if the session ends (Clean Start).
+            if let Some(w) = will {
+                let delay = w.properties.will_delay_interval().unwrap_or(0);
+                if delay == 0 || clean {
+                    let msg = will_message(&w, &client, now);
+                    self.publish_will(msg, now);
+                }
+            }
+            return;
+        }
+        if let Some(w) = will {
+            let delay = w.properties.will_delay_interval().unwrap_or(0).min(expiry);
+            let msg = will_message(&w, &client, now);
+            if delay == 0 {
+                self.publish_will(msg, now);
+            } else {
+                let at = now + Duration::from_secs(u64::from(delay));
+                self.wills.schedule(client.clone(), at, msg);
+            }
+        }
+        if expiry == 0 {
+            self.end_session(&client, now);
+        } else if expiry != u32::MAX {
+            if let Some(s) = self.sessions.get_mut(&client) {
+                s.expires_at = now.checked_add(Duration::from_secs(u64::from(expiry)));
+            }
+        }
+    }
+
+    /// Ends a session: its pending will is published (3.1.3.2.2), its state discarded.
+    fn end_session(&mut self, client: &ByteString, now: Instant) {
+        self.remove_session(client);
+        if let Some(will) = self.wills.take(client) {
+            self.publish_will(will, now);
+        }
+    }
+
+    fn remove_session(&mut self, client: &ByteString) {
+        if let Some(s) = self.sessions.remove(client) {
+            for filter in s.subscriptions.keys() {
+                self.subs.remove(filter, client);
+            }
+        }
+    }
+
+    fn publish_will(&mut self, msg: Arc<Message>, now: Instant) {
+        if let (Some(users), Some(_)) = (&self.limits.users, &msg.publisher) {
+            // Wills are checked against the ACL of nobody in particular: users with rules
+            // were checked at CONNECT time by the topic itself.
+            let _ = users;
+        }
+        tracing::debug!(topic = %msg.topic, "publishing will");
+        self.distribute(msg, now);
+    }
+
+    // ----- output -----
+
+    fn version(&self, conn: ConnId) -> ProtocolVersion {
+        self.outbox
+            .get(&conn)
+            .map_or(ProtocolVersion::V3_1_1, |o| o.version)
+    }
+
+    fn send_disconnect(&mut self, conn: ConnId, code: ReasonCode, why: &str) {
+        if !self.version(conn).is_v5() {
+            return;
+        }
+        let mut d = Disconnect::new(code);
+        d.properties.push(Property::ReasonString(why.into()));
+        self.send(conn, d.into());
+    }
+
+    /// Encodes `packet` for `conn`, honouring the client's Maximum Packet Size: an oversized
+    /// PUBLISH is dropped, other packets lose their Reason String and User Properties first
+    /// (5.0 MQTT-3.1.2-24/25).
+    fn send(&mut self, conn: ConnId, mut packet: Packet) {
+        let Some(o) = self.outbox.get_mut(&conn) else {
+            return;
+        };
+        if o.closed {
+            return;
+        }
+        let fits = |p: &Packet| {
+            u32::try_from(p.encoded_len(o.version)).is_ok_and(|len| len <= o.max_packet_size)
+        };
+        if !fits(&packet) {
+            if matches!(packet, Packet::Publish(_)) {
+                return;
+            }
+            strip_diagnostics(&mut packet);
+            if !fits(&packet) {
+                return;
+            }
+        }
+        if packet.encode(o.version, &mut o.buf).is_err() {
+            tracing::warn!(conn = conn.0, "packet could not be encoded");
+            return;
+        }
+        if !o.queued {
+            o.queued = true;
+            self.ready.push_back(conn);
+        }
+    }
+
+    // ----- introspection for tests and fuzzing -----
+
+    /// Checks internal invariants; the error names the first one broken.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for (client, s) in &self.sessions {
+            if s.outbound.inflight.len() > usize::from(s.window_cap.max(1)) {
+                return Err(format!("{client}: in-flight beyond the receive maximum"));
+            }
+            if s.outbound.len()
+                > self
+                    .limits
+                    .max_queued_messages
+                    .max(s.outbound.inflight.len())
+                && s.outbound.queue.len() > self.limits.max_queued_messages
+            {
+                return Err(format!("{client}: queue beyond its limit"));
+            }
+            if let Some(conn) = s.conn {
+                if !self.conns.contains_key(&conn) {
+                    return Err(format!("{client}: attached to a closed connection"));
+                }
+            }
+        }
+        for (id, c) in &self.conns {
+            if let Some(client) = &c.client_id {
+                if self.sessions.get(client).and_then(|s| s.conn) != Some(*id) {
+                    return Err(format!("connection {} lost its session", id.0));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The filters a connection's session holds (`None` before CONNACK).
+    #[doc(hidden)]
+    pub fn session_filters(&self, conn: ConnId) -> Option<Vec<String>> {
+        let client = self.conns.get(&conn)?.client_id.as_ref()?;
+        let s = self.sessions.get(client)?;
+        Some(s.subscriptions.keys().map(|f| f.to_string()).collect())
+    }
+
+    /// The client id attached to a connection.
+    #[doc(hidden)]
+    pub fn client_id(&self, conn: ConnId) -> Option<String> {
+        self.conns
+            .get(&conn)?
+            .client_id
+            .as_ref()
+            .map(|c| c.to_string())
+    }
+}
+
+/// The PUBLISH a subscriber receives for `d`.
+fn build_publish(d: &Delivery, packet_id: u16, dup: bool, now: Instant) -> Publish {
+    let mut properties = d.msg.properties.clone();
+    if let Some(left) = d.msg.remaining_expiry(now) {
+        properties.push(Property::MessageExpiryInterval(left));
+    }
+    for id in &d.sub_ids {
+        properties.push(Property::SubscriptionIdentifier(*id));
+    }
+    Publish {
+        dup: dup && d.qos != QoS::AtMostOnce,
+        qos: d.qos,
+        retain: d.retain,
+        topic: d.msg.topic.clone(),
+        packet_id,
+        properties,
+        payload: d.msg.payload.clone(),
+    }
+}
+
+fn will_message(w: &Will, client: &ByteString, now: Instant) -> Arc<Message> {
+    Arc::new(Message::new(
+        w.topic.clone(),
+        w.payload.clone(),
+        w.qos,
+        w.retain,
+        &w.properties,
+        now,
+        Some(client.clone()),
+    ))
+}
+
+fn strip_diagnostics(packet: &mut Packet) {
+    let props = match packet {
+        Packet::ConnAck(p) => &mut p.properties,
+        Packet::PubAck(p) => &mut p.properties,
+        Packet::PubRec(p) => &mut p.properties,
+        Packet::PubRel(p) => &mut p.properties,
+        Packet::PubComp(p) => &mut p.properties,
+        Packet::SubAck(p) => &mut p.properties,
+        Packet::UnsubAck(p) => &mut p.properties,
+        Packet::Disconnect(p) => &mut p.properties,
+        Packet::Auth(p) => &mut p.properties,
+        _ => return,
+    };
+    let kept: Properties = props
+        .iter()
+        .filter(|p| !matches!(p, Property::ReasonString(_) | Property::UserProperty(..)))
+        .collect();
+    *props = kept;
+}
+
+/// The protocol level of a CONNECT at the front of `buf`, if enough of it is there.
+fn peek_connect_level(buf: &[u8]) -> Option<u8> {
+    let (&first, rest) = buf.split_first()?;
+    if first >> 4 != 1 {
+        return None;
+    }
+    // Skip the remaining length (1 to 4 bytes).
+    let mut i = 0;
+    loop {
+        let b = *rest.get(i)?;
+        i += 1;
+        if b & 0x80 == 0 || i == 4 {
+            break;
+        }
+    }
+    let hi = usize::from(*rest.get(i)?);
+    let lo = usize::from(*rest.get(i + 1)?);
+    let name_len = hi << 8 | lo;
+    rest.get(i + 2 + name_len).copied()
+}

@@ -1,0 +1,70 @@
+//! WebSocket transport (MQTT 5.0 section 6, 3.1.1 section 6): binary frames carry the byte
+//! stream; the `mqtt` subprotocol is selected when offered.
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use super::{Input, Output, open};
+
+/// Serves one WebSocket connection.
+pub(crate) async fn serve(
+    stream: TcpStream,
+    input: mpsc::UnboundedSender<Input>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let callback = |req: &Request, mut resp: Response| {
+        let offered = req
+            .headers()
+            .get_all("Sec-WebSocket-Protocol")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|p| p.trim() == "mqtt");
+        if offered {
+            resp.headers_mut()
+                .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("mqtt"));
+        }
+        Ok(resp)
+    };
+    let Ok(ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
+        return;
+    };
+    let Some((id, mut out)) = open(&input).await else {
+        return;
+    };
+    let (mut sink, mut source) = ws.split();
+    loop {
+        tokio::select! {
+            msg = source.next() => match msg {
+                Some(Ok(Message::Binary(data))) => {
+                    if input.send(Input::Data(id, data)).is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+                // Text frames are not allowed (MQTT-6.0.0-1): close.
+                Some(Ok(Message::Text(_) | Message::Close(_)) | Err(_)) | None => {
+                    let _ = input.send(Input::Closed(id));
+                    break;
+                }
+            },
+            msg = out.recv() => match msg {
+                Some(Output::Data(data)) => {
+                    if sink.send(Message::Binary(data)).await.is_err() {
+                        let _ = input.send(Input::Closed(id));
+                        break;
+                    }
+                }
+                Some(Output::Close) | None => {
+                    let _ = sink.close().await;
+                    break;
+                }
+            },
+            _ = stop.changed() => break,
+        }
+    }
+}
