@@ -218,6 +218,12 @@ impl Engine {
                 return;
             };
             let mut buf = std::mem::take(&mut c.buf);
+            // Peeked before decoding: on a body error the decoder has already cut the packet
+            // off the buffer (its docs say otherwise; see the crate report).
+            let level = match c.state {
+                ConnState::AwaitConnect => peek_connect_level(&buf),
+                _ => None,
+            };
             let outcome = c.decoder.decode(&mut buf);
             match outcome {
                 Ok(Decoded::Packet(packet)) => {
@@ -229,7 +235,6 @@ impl Engine {
                     return;
                 }
                 Err(err) => {
-                    let level = peek_connect_level(&buf);
                     self.handle_decode_error(conn, &err, level, now);
                     return;
                 }
@@ -1363,6 +1368,13 @@ impl Engine {
                     return Err(format!("{client}: attached to a closed connection"));
                 }
             }
+        }
+        let stored: usize = self.sessions.values().map(|s| s.subscriptions.len()).sum();
+        if stored != self.subs.len() {
+            return Err(format!(
+                "{stored} subscriptions in sessions, {} in the tree",
+                self.subs.len()
+            ));
         }
         for (id, c) in &self.conns {
             if let Some(client) = &c.client_id {

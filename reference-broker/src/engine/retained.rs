@@ -36,10 +36,4 @@ impl Retained {
         out.sort_by(|a, b| a.topic.cmp(&b.topic));
         out
     }
-
-    /// How many topics hold a retained message.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.by_topic.len()
-    }
 }

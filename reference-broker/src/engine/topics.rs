@@ -97,7 +97,6 @@ impl SubscriptionTree {
     }
 
     /// How many subscriptions are stored.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.count
     }
