@@ -1,0 +1,7 @@
+//! Whatever decodes re-encodes, with an exact `encoded_len`, to bytes that decode to the same
+//! packet.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| mqtt_codec::fuzzing::decode_and_roundtrip(data));
