@@ -1,1 +1,608 @@
-pub fn x() {}
+//! Entry points for the broker fuzz target. Not a stable interface.
+//!
+//! [`run_bytes`] reads a byte string as a sequence of [`Action`]s for up to [`CLIENTS`]
+//! clients and runs them with [`Driver`]; [`run`] takes the actions directly. After every
+//! action the driver checks, and panics (for the fuzzer to see) when one fails:
+//!
+//! - the engine's own invariants ([`Engine::check_invariants`]): in-flight messages within the
+//!   Receive Maximum, queues within `max_queued_messages`, sessions and the subscription tree
+//!   agreeing;
+//! - every PUBLISH delivered matches a filter the session subscribed to at some point;
+//! - no QoS 2 message (identified by the driver's unique payload) is delivered twice with DUP=0
+//!   to one session generation (retained deliveries and clients with shared subscriptions are
+//!   exempt: both may legitimately repeat);
+//! - the engine's output always decodes.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use mqtt_codec::properties::Property;
+use mqtt_codec::{
+    Connect, Decoded, Decoder, Disconnect, Packet, ProtocolVersion, PubAck, PubComp, PubRec,
+    PubRel, Publish, QoS, Subscribe, Unsubscribe, Will,
+};
+
+use crate::config::Limits;
+use crate::engine::{ConnId, Engine, Event};
+
+/// How many clients a run uses.
+pub const CLIENTS: usize = 4;
+
+/// Topics the structured actions publish to.
+pub const TOPICS: [&str; 5] = ["a", "a/b", "a/b/c", "$SYS/x", "b"];
+/// Filters the structured actions subscribe to.
+pub const FILTERS: [&str; 7] = ["a/#", "a/+", "+/b", "#", "$share/g/a/b", "a/b", "$SYS/#"];
+
+/// One step of a fuzz run. Client and pool indices wrap around.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Opens a connection for the client (closing its old one first) and sends a CONNECT.
+    Connect {
+        /// Client slot.
+        client: u8,
+        /// 0: 3.1, 1: 3.1.1, otherwise 5.0.
+        version: u8,
+        /// Clean session / Clean Start.
+        clean: bool,
+        /// Keep alive in seconds.
+        keep_alive: u8,
+        /// 5.0 Session Expiry Interval in seconds.
+        session_expiry: u8,
+        /// 5.0 Receive Maximum (0: absent).
+        receive_maximum: u8,
+        /// Whether to carry a will on topic `TOPICS[0]`.
+        will: bool,
+    },
+    /// Sends raw bytes on the client's connection (opening one if needed).
+    Bytes {
+        /// Client slot.
+        client: u8,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// Subscribes to `FILTERS[filter]`.
+    Subscribe {
+        /// Client slot.
+        client: u8,
+        /// Filter index.
+        filter: u8,
+        /// Requested QoS (mod 3).
+        qos: u8,
+    },
+    /// Unsubscribes from `FILTERS[filter]`.
+    Unsubscribe {
+        /// Client slot.
+        client: u8,
+        /// Filter index.
+        filter: u8,
+    },
+    /// Publishes a unique payload to `TOPICS[topic]`.
+    Publish {
+        /// Client slot.
+        client: u8,
+        /// Topic index.
+        topic: u8,
+        /// QoS (mod 3).
+        qos: u8,
+        /// RETAIN flag.
+        retain: bool,
+    },
+    /// Acknowledges everything the client received (PUBACK, PUBREC, PUBCOMP as due).
+    Ack {
+        /// Client slot.
+        client: u8,
+    },
+    /// Sends DISCONNECT (normal) and forgets the connection.
+    Disconnect {
+        /// Client slot.
+        client: u8,
+    },
+    /// Drops the network connection without DISCONNECT.
+    Drop {
+        /// Client slot.
+        client: u8,
+    },
+    /// Moves the clock.
+    Advance {
+        /// Milliseconds.
+        millis: u32,
+    },
+}
+
+/// Runs actions decoded from `data` (see [`actions_from_bytes`]).
+pub fn run_bytes(data: &[u8]) {
+    run(&actions_from_bytes(data));
+}
+
+/// Runs `actions` against a fresh engine with small limits, checking invariants throughout.
+pub fn run(actions: &[Action]) {
+    let limits = Limits {
+        max_queued_messages: 8,
+        receive_maximum: 4,
+        outbound_inflight_v3: 4,
+        max_packet_size: 4096,
+        ..Limits::default()
+    };
+    let mut driver = Driver::new(limits);
+    for action in actions {
+        driver.step(action);
+    }
+}
+
+/// Reads a byte string as actions: one tag byte chooses the action, the following bytes fill
+/// its fields (missing bytes read as 0).
+pub fn actions_from_bytes(data: &[u8]) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let mut i = 0;
+    let mut next = || {
+        let b = data.get(i).copied();
+        i += 1;
+        b
+    };
+    while let Some(tag) = next() {
+        let mut byte = || next().unwrap_or(0);
+        let action = match tag % 9 {
+            0 => {
+                let (client, version, flags, keep_alive, session_expiry, receive_maximum) =
+                    (byte(), byte(), byte(), byte(), byte(), byte());
+                Action::Connect {
+                    client,
+                    version,
+                    clean: flags & 1 != 0,
+                    keep_alive,
+                    session_expiry,
+                    receive_maximum,
+                    will: flags & 2 != 0,
+                }
+            }
+            1 => {
+                let client = byte();
+                let len = usize::from(byte() % 64);
+                let data = (0..len).map(|_| byte()).collect();
+                Action::Bytes { client, data }
+            }
+            2 => Action::Subscribe {
+                client: byte(),
+                filter: byte(),
+                qos: byte(),
+            },
+            3 => Action::Unsubscribe {
+                client: byte(),
+                filter: byte(),
+            },
+            4 => Action::Publish {
+                client: byte(),
+                topic: byte(),
+                qos: byte(),
+                retain: byte() & 1 != 0,
+            },
+            5 => Action::Ack { client: byte() },
+            6 => Action::Disconnect { client: byte() },
+            7 => Action::Drop { client: byte() },
+            _ => Action::Advance {
+                millis: u32::from(byte()) * 250,
+            },
+        };
+        actions.push(action);
+    }
+    actions
+}
+
+#[derive(Debug)]
+struct Client {
+    conn: ConnId,
+    version: ProtocolVersion,
+    decoder: Decoder,
+    buf: BytesMut,
+    closed: bool,
+    client_id: String,
+    /// Received PUBLISH (QoS, packet id) not yet acknowledged, and PUBREL ids to complete.
+    to_ack: Vec<(QoS, u16)>,
+    to_complete: Vec<u16>,
+    /// Our QoS 2 publishes awaiting PUBREC.
+    awaiting_pubrec: Vec<u16>,
+    next_id: u16,
+}
+
+/// Drives an [`Engine`] with fake clients and checks invariants after every step.
+#[derive(Debug)]
+pub struct Driver {
+    engine: Engine,
+    now: Instant,
+    clients: Vec<Option<Client>>,
+    seq: u64,
+    /// client id → every filter its sessions ever held.
+    filters_seen: HashMap<String, HashSet<String>>,
+    /// client id → session generation.
+    generation: HashMap<String, u64>,
+    /// (client id, generation, payload) of QoS 2 deliveries with DUP=0.
+    qos2_seen: HashSet<(String, u64, Vec<u8>)>,
+}
+
+impl Driver {
+    /// A driver around a fresh engine.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            engine: Engine::new(limits),
+            now: Instant::now(),
+            clients: (0..CLIENTS).map(|_| None).collect(),
+            seq: 0,
+            filters_seen: HashMap::new(),
+            generation: HashMap::new(),
+            qos2_seen: HashSet::new(),
+        }
+    }
+
+    /// Runs one action and checks invariants.
+    pub fn step(&mut self, action: &Action) {
+        match action {
+            Action::Connect {
+                client,
+                version,
+                clean,
+                keep_alive,
+                session_expiry,
+                receive_maximum,
+                will,
+            } => {
+                let slot = usize::from(*client) % CLIENTS;
+                let version = match version % 3 {
+                    0 => ProtocolVersion::V3_1,
+                    1 => ProtocolVersion::V3_1_1,
+                    _ => ProtocolVersion::V5_0,
+                };
+                self.drop_client(slot);
+                let client_id = format!("c{slot}");
+                let mut connect = Connect::new(version, client_id.as_str());
+                connect.clean_start = *clean;
+                connect.keep_alive = u16::from(*keep_alive);
+                if version.is_v5() {
+                    connect
+                        .properties
+                        .push(Property::SessionExpiryInterval(u32::from(*session_expiry)));
+                    if *receive_maximum > 0 {
+                        connect
+                            .properties
+                            .push(Property::ReceiveMaximum(u16::from(*receive_maximum)));
+                    }
+                }
+                if *will {
+                    connect.will = Some(Will {
+                        topic: TOPICS[0].into(),
+                        payload: format!("will-{slot}").into(),
+                        qos: QoS::AtLeastOnce,
+                        retain: false,
+                        properties: Default::default(),
+                    });
+                }
+                self.open(slot, version, client_id);
+                self.send(slot, connect.into());
+            }
+            Action::Bytes { client, data } => {
+                let slot = usize::from(*client) % CLIENTS;
+                if self
+                    .clients
+                    .get(slot)
+                    .is_none_or(|c| c.as_ref().is_none_or(|c| c.closed))
+                {
+                    self.open(slot, ProtocolVersion::V5_0, format!("c{slot}"));
+                }
+                if let Some(Some(c)) = self.clients.get(slot) {
+                    self.engine.handle_data(c.conn, data, self.now);
+                }
+            }
+            Action::Subscribe {
+                client,
+                filter,
+                qos,
+            } => {
+                let filter = FILTERS[usize::from(*filter) % FILTERS.len()];
+                let qos = QoS::from_u8(qos % 3).unwrap_or_default();
+                let slot = usize::from(*client) % CLIENTS;
+                let id = self.next_id(slot);
+                self.send(slot, Subscribe::single(id, filter, qos).into());
+            }
+            Action::Unsubscribe { client, filter } => {
+                let filter = FILTERS[usize::from(*filter) % FILTERS.len()];
+                let slot = usize::from(*client) % CLIENTS;
+                let id = self.next_id(slot);
+                let u = Unsubscribe {
+                    packet_id: id,
+                    properties: Default::default(),
+                    filters: vec![filter.into()],
+                };
+                self.send(slot, u.into());
+            }
+            Action::Publish {
+                client,
+                topic,
+                qos,
+                retain,
+            } => {
+                let slot = usize::from(*client) % CLIENTS;
+                self.seq += 1;
+                let mut p = Publish::new(
+                    TOPICS[usize::from(*topic) % TOPICS.len()],
+                    format!("m{}", self.seq),
+                );
+                p.qos = QoS::from_u8(qos % 3).unwrap_or_default();
+                p.retain = *retain;
+                if p.qos != QoS::AtMostOnce {
+                    p.packet_id = self.next_id(slot);
+                    if p.qos == QoS::ExactlyOnce {
+                        if let Some(Some(c)) = self.clients.get_mut(slot) {
+                            c.awaiting_pubrec.push(p.packet_id);
+                        }
+                    }
+                }
+                self.send(slot, p.into());
+            }
+            Action::Ack { client } => {
+                let slot = usize::from(*client) % CLIENTS;
+                let (acks, comps) = match self.clients.get_mut(slot) {
+                    Some(Some(c)) => (
+                        std::mem::take(&mut c.to_ack),
+                        std::mem::take(&mut c.to_complete),
+                    ),
+                    _ => return,
+                };
+                for (qos, id) in acks {
+                    let packet = match qos {
+                        QoS::ExactlyOnce => PubRec::new(id).into(),
+                        _ => PubAck::new(id).into(),
+                    };
+                    self.send(slot, packet);
+                }
+                for id in comps {
+                    self.send(slot, PubComp::new(id).into());
+                }
+            }
+            Action::Disconnect { client } => {
+                let slot = usize::from(*client) % CLIENTS;
+                self.send(slot, Disconnect::default().into());
+                self.drop_client(slot);
+            }
+            Action::Drop { client } => self.drop_client(usize::from(*client) % CLIENTS),
+            Action::Advance { millis } => {
+                self.now += Duration::from_millis(u64::from(*millis));
+                self.engine.handle_timeout(self.now);
+            }
+        }
+        self.pump();
+    }
+
+    fn next_id(&mut self, slot: usize) -> u16 {
+        match self.clients.get_mut(slot) {
+            Some(Some(c)) => {
+                c.next_id = c.next_id.checked_add(1).unwrap_or(1);
+                c.next_id
+            }
+            _ => 1,
+        }
+    }
+
+    fn open(&mut self, slot: usize, version: ProtocolVersion, client_id: String) {
+        let conn = self.engine.handle_connect(self.now);
+        if let Some(s) = self.clients.get_mut(slot) {
+            *s = Some(Client {
+                conn,
+                version,
+                decoder: Decoder::new(version),
+                buf: BytesMut::new(),
+                closed: false,
+                client_id,
+                to_ack: Vec::new(),
+                to_complete: Vec::new(),
+                awaiting_pubrec: Vec::new(),
+                next_id: 0,
+            });
+        }
+    }
+
+    fn drop_client(&mut self, slot: usize) {
+        if let Some(Some(c)) = self.clients.get_mut(slot).map(Option::take) {
+            self.engine.handle_disconnect(c.conn, self.now);
+        }
+    }
+
+    fn send(&mut self, slot: usize, packet: Packet) {
+        let Some(Some(c)) = self.clients.get(slot) else {
+            return;
+        };
+        if c.closed {
+            return;
+        }
+        if let Ok(bytes) = packet.to_bytes(c.version) {
+            self.engine.handle_data(c.conn, &bytes, self.now);
+        }
+    }
+
+    fn pump(&mut self) {
+        // Filters first, so a delivery right after a SUBSCRIBE is judged against them.
+        for c in self.clients.iter().flatten() {
+            if let Some(filters) = self.engine.session_filters(c.conn) {
+                self.filters_seen
+                    .entry(c.client_id.clone())
+                    .or_default()
+                    .extend(filters);
+            }
+        }
+        let mut replies = Vec::new();
+        while let Some((conn, data)) = self.engine.poll_transmit() {
+            let Some(slot) = self
+                .clients
+                .iter()
+                .position(|c| c.as_ref().is_some_and(|c| c.conn == conn))
+            else {
+                continue;
+            };
+            let Some(Some(c)) = self.clients.get_mut(slot) else {
+                continue;
+            };
+            c.buf.extend_from_slice(&data);
+            loop {
+                let packet = match c.decoder.decode(&mut c.buf) {
+                    Ok(Decoded::Packet(p)) => p,
+                    Ok(Decoded::Incomplete) => break,
+                    Err(e) => panic!("engine output does not decode: {e}"),
+                };
+                match packet {
+                    Packet::ConnAck(ack) => {
+                        if ack.code.is_success() && !ack.session_present {
+                            *self.generation.entry(c.client_id.clone()).or_default() += 1;
+                        }
+                    }
+                    Packet::Publish(p) => {
+                        check_delivery(
+                            &c.client_id,
+                            &p,
+                            &self.filters_seen,
+                            &self.generation,
+                            &mut self.qos2_seen,
+                        );
+                        if p.qos != QoS::AtMostOnce {
+                            c.to_ack.push((p.qos, p.packet_id));
+                        }
+                    }
+                    Packet::PubRec(r) => {
+                        if let Some(i) = c.awaiting_pubrec.iter().position(|&id| id == r.packet_id)
+                        {
+                            c.awaiting_pubrec.remove(i);
+                            replies.push((slot, Packet::PubRel(PubRel::new(r.packet_id))));
+                        }
+                    }
+                    Packet::PubRel(r) => c.to_complete.push(r.packet_id),
+                    _ => {}
+                }
+            }
+        }
+        while let Some(event) = self.engine.poll_event() {
+            let Event::Close { conn } = event;
+            for c in self.clients.iter_mut().flatten() {
+                if c.conn == conn {
+                    c.closed = true;
+                }
+            }
+        }
+        if let Err(e) = self.engine.check_invariants() {
+            panic!("engine invariant broken: {e}");
+        }
+        for (slot, packet) in replies {
+            self.send(slot, packet);
+            self.pump();
+        }
+    }
+}
+
+fn check_delivery(
+    client_id: &str,
+    p: &Publish,
+    filters_seen: &HashMap<String, HashSet<String>>,
+    generation: &HashMap<String, u64>,
+    qos2_seen: &mut HashSet<(String, u64, Vec<u8>)>,
+) {
+    let filters = filters_seen.get(client_id);
+    let matched = filters.is_some_and(|fs| {
+        fs.iter().any(|f| {
+            let (_, inner) = crate::engine::split_shared(f);
+            mqtt_codec::topic::matches(inner, &p.topic)
+        })
+    });
+    assert!(
+        matched,
+        "{client_id} received {} which matches none of its filters {filters:?}",
+        p.topic
+    );
+    let shared = filters.is_some_and(|fs| fs.iter().any(|f| f.starts_with("$share/")));
+    if p.qos == QoS::ExactlyOnce && !p.dup && !p.retain && !shared {
+        let generation = generation.get(client_id).copied().unwrap_or(0);
+        let fresh = qos2_seen.insert((client_id.to_owned(), generation, p.payload.to_vec()));
+        assert!(
+            fresh,
+            "{client_id} received QoS 2 message {:?} twice",
+            p.payload
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scripted_run_holds_every_invariant() {
+        let actions = vec![
+            Action::Connect {
+                client: 0,
+                version: 2,
+                clean: false,
+                keep_alive: 5,
+                session_expiry: 60,
+                receive_maximum: 2,
+                will: true,
+            },
+            Action::Subscribe {
+                client: 0,
+                filter: 0,
+                qos: 2,
+            },
+            Action::Connect {
+                client: 1,
+                version: 1,
+                clean: true,
+                keep_alive: 0,
+                session_expiry: 0,
+                receive_maximum: 0,
+                will: false,
+            },
+            Action::Publish {
+                client: 1,
+                topic: 1,
+                qos: 2,
+                retain: true,
+            },
+            Action::Publish {
+                client: 1,
+                topic: 2,
+                qos: 1,
+                retain: false,
+            },
+            Action::Drop { client: 0 },
+            Action::Publish {
+                client: 1,
+                topic: 1,
+                qos: 2,
+                retain: false,
+            },
+            Action::Connect {
+                client: 0,
+                version: 2,
+                clean: false,
+                keep_alive: 5,
+                session_expiry: 60,
+                receive_maximum: 2,
+                will: false,
+            },
+            Action::Ack { client: 0 },
+            Action::Ack { client: 0 },
+            Action::Advance { millis: 10_000 },
+        ];
+        run(&actions);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A cheap deterministic sweep: a linear congruential byte stream.
+        let mut x: u32 = 12345;
+        for _ in 0..200 {
+            let data: Vec<u8> = (0..256)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (x >> 16) as u8
+                })
+                .collect();
+            run_bytes(&data);
+        }
+    }
+}

@@ -55,6 +55,12 @@ use session::Session;
 use topics::{SubEntry, SubscriptionTree};
 use will::PendingWills;
 
+/// Splits `$share/{group}/{filter}` into the group and the filter (for the fuzz driver).
+#[doc(hidden)]
+pub fn split_shared(filter: &str) -> (Option<&str>, &str) {
+    topics::split(filter)
+}
+
 /// An opaque handle for one network connection, issued by [`Engine::handle_connect`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(u64);
