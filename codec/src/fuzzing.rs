@@ -7,7 +7,7 @@
 use bytes::{Bytes, BytesMut};
 
 use crate::error::Error;
-use crate::framing::{Decoded, Decoder, MAX_PACKET_SIZE};
+use crate::framing::{Borrowed, Decoded, Decoder, MAX_PACKET_SIZE};
 use crate::packet::{
     Auth, ConnAck, Connect, Disconnect, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
     RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
@@ -103,6 +103,40 @@ pub fn decode_and_roundtrip(data: &[u8]) {
                     assert!(again.is_empty(), "re-encoding left bytes over");
                 }
                 Ok(Decoded::Incomplete) | Err(_) => break,
+            }
+        }
+    }
+}
+
+/// Decodes `data` as a stream under each wire format with [`Decoder::decode`] and with
+/// [`Decoder::decode_borrowed`]: both must give the same packets, each taking the same number
+/// of bytes, and end with the same error or both need more bytes.
+pub fn decode_borrowed_matches_owned(data: &[u8]) {
+    for version in WIRE_FORMATS {
+        let mut buf = BytesMut::from(data);
+        let mut owned = Decoder::new(version);
+        let mut borrowed = Decoder::new(version);
+        let mut offset = 0;
+        loop {
+            let before = buf.len();
+            let input = data.get(offset..).unwrap_or_default();
+            match (owned.decode(&mut buf), borrowed.decode_borrowed(input)) {
+                (Ok(Decoded::Packet(packet)), Ok(Borrowed::Publish(publish, n))) => {
+                    assert_eq!(Packet::Publish(publish.to_owned()), packet);
+                    assert_eq!(n, before - buf.len(), "borrowed PUBLISH took other bytes");
+                    offset += n;
+                }
+                (Ok(Decoded::Packet(packet)), Ok(Borrowed::Packet(other, n))) => {
+                    assert_eq!(other, packet);
+                    assert_eq!(n, before - buf.len(), "borrowed decoding took other bytes");
+                    offset += n;
+                }
+                (Ok(Decoded::Incomplete), Ok(Borrowed::Incomplete)) => break,
+                (Err(a), Err(b)) => {
+                    assert_eq!(a, b, "owned and borrowed decoding fail differently");
+                    break;
+                }
+                (a, b) => panic!("owned decoding gave {a:?}, borrowed {b:?}"),
             }
         }
     }
@@ -577,6 +611,7 @@ mod tests {
                 encode_and_decode(version, &packet);
                 decode(&bytes);
                 decode_and_roundtrip(&bytes);
+                decode_borrowed_matches_owned(&bytes);
                 let mut chunked = vec![0x04 | version as u8, 0, 3, 1, 2, 3];
                 chunked.extend_from_slice(&bytes);
                 decode_chunked(&chunked);
