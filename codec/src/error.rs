@@ -220,15 +220,19 @@ impl Error {
             Self::InvalidProtocolName | Self::UnsupportedProtocolLevel { .. } => {
                 ReasonCode::UNSUPPORTED_PROTOCOL_VERSION
             }
-            Self::InvalidTopicName(_) | Self::EmptyTopicWithoutAlias => {
-                ReasonCode::TOPIC_NAME_INVALID
-            }
+            Self::InvalidTopicName(_) => ReasonCode::TOPIC_NAME_INVALID,
             Self::PropertyOutOfRange { property, .. } if *property == PropertyId::TOPIC_ALIAS => {
                 ReasonCode::TOPIC_ALIAS_INVALID
             }
+            // "It is a Protocol Error if the Maximum QoS field has the value 3" (5.0 3.8.3.1),
+            // unlike 3.1.1, where it is malformed (MQTT-3.8.3-4). An empty Topic Name without
+            // a Topic Alias parses fine but breaks 3.3.2.3.4: a Protocol Error, not 0x90,
+            // which is for a well-formed name the receiver does not accept.
             Self::ZeroPacketId { .. }
             | Self::PacketTypeNotInVersion { .. }
             | Self::NoTopicFilters { .. }
+            | Self::SubscriptionQoS3
+            | Self::EmptyTopicWithoutAlias
             | Self::RetainHandling3
             | Self::NoLocalOnSharedSubscription
             | Self::DuplicateProperty { .. }
@@ -248,7 +252,6 @@ impl Error {
             | Self::WillFlagsWithoutWill
             | Self::PasswordWithoutUsername
             | Self::SubscriptionOptionsReserved { .. }
-            | Self::SubscriptionQoS3
             | Self::InvalidTopicFilter(_)
             | Self::UnknownProperty { .. }
             | Self::PropertyNotAllowed { .. }
@@ -281,6 +284,18 @@ impl Error {
                 packet_type: PacketType::Unsubscribe,
                 ..
             } => pick("MQTT-3.10.1-1", "MQTT-3.10.1-1"),
+            Self::InvalidFlags {
+                packet_type: PacketType::PubRel,
+                ..
+            } => pick("MQTT-3.6.1-1", "MQTT-3.6.1-1"),
+            Self::InvalidFlags {
+                packet_type: PacketType::Disconnect,
+                ..
+            } => pick("MQTT-3.14.1-1", "MQTT-3.14.1-1"),
+            Self::InvalidFlags {
+                packet_type: PacketType::Auth,
+                ..
+            } if v5 => Some("MQTT-3.15.1-1"),
             Self::InvalidFlags { .. } => pick("MQTT-2.2.2-2", "MQTT-2.1.3-1"),
             Self::NonMinimalVarInt { .. } if v5 => Some("MQTT-1.5.5-1"),
             Self::InvalidUtf8 { .. } => pick("MQTT-1.5.3-1", "MQTT-1.5.4-1"),
@@ -298,13 +313,14 @@ impl Error {
                 packet_type: PacketType::Subscribe,
             } => pick("MQTT-3.8.3-3", "MQTT-3.8.3-2"),
             Self::NoTopicFilters { .. } => pick("MQTT-3.10.3-2", "MQTT-3.10.3-2"),
-            Self::SubscriptionOptionsReserved { .. } | Self::SubscriptionQoS3 => {
-                pick("MQTT-3.8.3-4", "MQTT-3.8.3-5")
-            }
+            Self::SubscriptionOptionsReserved { .. } => pick("MQTT-3.8.3-4", "MQTT-3.8.3-5"),
+            // 5.0 states QoS 3 in the options without a statement ID (3.8.3.1).
+            Self::SubscriptionQoS3 if !v5 => Some("MQTT-3.8.3-4"),
             Self::NoLocalOnSharedSubscription if v5 => Some("MQTT-3.8.3-4"),
             Self::InvalidTopicName(TopicError::Wildcard) => pick("MQTT-3.3.2-2", "MQTT-3.3.2-2"),
             Self::InvalidTopicName(TopicError::Empty)
-            | Self::InvalidTopicFilter(TopicError::Empty) => pick("MQTT-4.7.3-1", "MQTT-4.7.3-1"),
+            | Self::InvalidTopicFilter(TopicError::Empty)
+            | Self::EmptyTopicWithoutAlias => pick("MQTT-4.7.3-1", "MQTT-4.7.3-1"),
             Self::InvalidTopicFilter(TopicError::MisplacedMultiLevel) => {
                 pick("MQTT-4.7.1-2", "MQTT-4.7.1-1")
             }
@@ -314,6 +330,9 @@ impl Error {
             Self::PropertyOutOfRange { property, .. } if *property == PropertyId::TOPIC_ALIAS => {
                 Some("MQTT-3.3.2-8")
             }
+            // 3.1.1 has no statement for the reserved CONNACK bits (its MQTT-3.2.2-1 is about
+            // Session Present).
+            Self::ConnAckReservedFlags { .. } if v5 => Some("MQTT-3.2.2-1"),
             _ => None,
         }
     }

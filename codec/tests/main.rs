@@ -6,9 +6,11 @@
 //! - `vectors`: the byte examples of the specs, one file per case under `tests/vectors/`.
 //! - `snapshots`: insta snapshots of the canonical encoding of every packet type and level.
 //! - `sweeps`: every value of each one-byte field, expecting a packet or a specific error.
+//! - `errors`: the reason code and normative statement each error maps to.
 //!
 //! `generators` holds the proptest strategies for valid packets that the first two share.
 
+mod errors;
 mod generators;
 mod malformed;
 mod roundtrip;
