@@ -1,3 +1,24 @@
-//! The MQTT conformance suite: scenario model, runner and reports.
+//! The MQTT conformance suite: scenario model, scripted client, runner, profiles and reports.
+//!
+//! The `mqtt-conformance` binary is a thin shell over [`app::main`]. The pieces are separable
+//! so other tools (a broker matrix, a network fuzzer) can reuse them: [`transport`] and
+//! [`client`] talk to a broker, [`packets`] and [`matcher`] turn scenario specs into bytes and
+//! compare what arrives, [`exec`] runs one scenario, [`runner`] schedules many, and
+//! [`report`] renders the results.
 
+pub mod app;
 pub mod catalogue;
+pub mod cli;
+pub mod client;
+pub mod corpus;
+pub mod coverage;
+pub mod error;
+pub mod exec;
+pub mod exit;
+pub mod matcher;
+pub mod packets;
+pub mod profile;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod transport;

@@ -1,6 +1,6 @@
 //! `mqtt-conformance`: parses the command line, runs, exits with the mapped code.
 
 fn main() {
-    eprintln!("mqtt-conformance: not yet implemented");
-    std::process::exit(2);
+    let cli = <mqtt_conformance::cli::Cli as clap::Parser>::parse();
+    std::process::exit(mqtt_conformance::app::main(cli));
 }

@@ -1,0 +1,70 @@
+//! Embeds the scenario corpus (`../scenarios/**/*.yaml`) and the broker profiles into the binary,
+//! so the tool works from any directory after `cargo install`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut files = Vec::new();
+    if root.is_dir() {
+        walk(&root, &mut files);
+    }
+    files.sort();
+    let mut scenarios = String::new();
+    let mut profiles = String::new();
+    for f in &files {
+        let rel = f
+            .strip_prefix(&root)
+            .unwrap_or(f)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let abs = f.canonicalize().unwrap_or_else(|_| f.clone());
+        let line = format!(
+            "    ({rel:?}, include_str!({:?})),\n",
+            abs.display().to_string()
+        );
+        if rel.starts_with("profiles/") {
+            profiles.push_str(&line);
+        } else {
+            scenarios.push_str(&line);
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "/// Embedded scenario files: (path under scenarios/, text)."
+    );
+    let _ = writeln!(
+        out,
+        "pub(super) static SCENARIOS: &[(&str, &str)] = &[\n{scenarios}];"
+    );
+    let _ = writeln!(
+        out,
+        "/// Embedded broker profiles: (path under scenarios/, text)."
+    );
+    let _ = writeln!(
+        out,
+        "pub(super) static PROFILES: &[(&str, &str)] = &[\n{profiles}];"
+    );
+    let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("corpus.rs");
+    if let Err(e) = std::fs::write(&dest, out) {
+        panic!("cannot write {}: {e}", dest.display());
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            println!("cargo:rerun-if-changed={}", p.display());
+            walk(&p, out);
+        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            out.push(p);
+        }
+    }
+}

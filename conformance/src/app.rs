@@ -1,0 +1,362 @@
+//! The subcommands: each takes its parsed arguments and returns an exit code.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use globset::{Glob, GlobSetBuilder};
+
+use crate::cli::{Cli, ColorChoice, Command, ExplainArgs, ListArgs, RunArgs};
+use crate::corpus::{self, Loaded};
+use crate::error::Error;
+use crate::exec::Settings;
+use crate::profile::Profile;
+use crate::report::{self, Style};
+use crate::runner::{self, Options};
+use crate::scenario::{self, Version};
+use crate::transport::{Target, TlsOptions};
+use crate::{catalogue, coverage, exit};
+
+/// The default per-step timeout, before `--timeout-scale`.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn main(cli: Cli) -> i32 {
+    let result = match cli.command {
+        Command::Run(args) => run_command(args),
+        Command::List(args) => list(&args),
+        Command::Explain(args) => explain(&args),
+        Command::Coverage(args) => coverage_command(&args),
+        Command::Lint(args) => lint(&args.paths),
+        Command::Schema => {
+            print!("{}", scenario::schema_json());
+            Ok(exit::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mqtt-conformance: {e}");
+            exit::CANNOT_RUN
+        }
+    }
+}
+
+fn run_command(args: RunArgs) -> Result<i32, Error> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(run_async(args))
+}
+
+/// `run`, on a runtime.
+pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
+    if !(args.timeout_scale > 0.0 && args.timeout_scale.is_finite()) {
+        return Err(Error::Usage(
+            "--timeout-scale must be a positive number".into(),
+        ));
+    }
+    let corpus = select(
+        corpus::load(&args.corpus.paths)?,
+        &args.filter,
+        &versions(&args.mqtt_version),
+    )?;
+    if corpus.is_empty() {
+        return Err(Error::Usage("no scenario matches the selection".into()));
+    }
+    let tls = TlsOptions {
+        ca: args.ca.clone(),
+        cert: args.cert.clone(),
+        key: args.key.clone(),
+        insecure: args.insecure,
+    };
+    let (target, broker, default_profile) = match &args.broker {
+        Some(url) => (Target::parse(url, &tls).map_err(Error::Usage)?, None, None),
+        None => {
+            let handle = mqtt_reference_broker::start(mqtt_reference_broker::Config::default())
+                .await
+                .map_err(|e| Error::Broker(e.to_string()))?;
+            (
+                Target::tcp(handle.tcp_addr()),
+                Some(handle),
+                Some("reference"),
+            )
+        }
+    };
+    let mut profile = match (&args.profile, default_profile) {
+        (Some(p), _) => Profile::load(p)?,
+        (None, Some(p)) => Profile::load(p)?,
+        (None, None) => Profile::permissive(),
+    };
+    if broker.is_some() && profile.broker == "unknown broker" {
+        profile.broker = "reference broker (in-process)".into();
+    }
+    let credentials = match (&args.username, &target.username, &profile.credentials) {
+        (Some(u), _, _) => Some((u.clone(), args.password.clone())),
+        (None, Some(u), _) => Some((u.clone(), target.password.clone())),
+        (None, None, Some(c)) => Some((c.username.clone(), c.password.clone())),
+        (None, None, None) => None,
+    };
+    let seed = args.seed.unwrap_or_else(random_seed);
+    let opts = Options {
+        settings: Settings {
+            target,
+            step_timeout: STEP_TIMEOUT.mul_f64(args.timeout_scale),
+            scale: args.timeout_scale,
+            credentials,
+        },
+        jobs: args.jobs,
+        repeat: args.repeat,
+        seed,
+        strict: args.strict,
+        versions: versions(&args.mqtt_version),
+    };
+    let progress =
+        indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+    if std::io::stderr().is_terminal() {
+        progress.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    } else {
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let outcome = runner::run(&corpus, &profile, &opts, &progress).await;
+    progress.finish_and_clear();
+    if let Some(h) = broker {
+        h.shutdown().await;
+    }
+    let report = outcome?;
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    print!(
+        "{}",
+        report::terminal(
+            &report,
+            Style {
+                color,
+                verbose: args.verbose
+            }
+        )
+    );
+    if let Some(p) = &args.json {
+        let text = serde_json::to_string_pretty(&report::json(&report)).unwrap_or_default();
+        write(p, &(text + "\n"))?;
+    }
+    if let Some(p) = &args.junit {
+        write(p, &report::junit(&report))?;
+    }
+    if let Some(p) = &args.report {
+        write(p, &report::html(&report))?;
+    }
+    println!("wall time: {:.2}s", report.duration.as_secs_f64());
+    Ok(if report.failed() {
+        exit::FAILURES
+    } else {
+        exit::SUCCESS
+    })
+}
+
+fn write(path: &std::path::Path, text: &str) -> Result<(), Error> {
+    std::fs::write(path, text).map_err(|source| Error::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn random_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    u64::from(nanos) ^ (u64::from(std::process::id()) << 32)
+}
+
+fn versions(keys: &[String]) -> Vec<Version> {
+    if keys.is_empty() {
+        return Version::ALL.to_vec();
+    }
+    Version::ALL
+        .into_iter()
+        .filter(|v| keys.iter().any(|k| Version::from_key(k) == Some(*v)))
+        .collect()
+}
+
+/// Keeps scenarios whose id matches one of the globs and that run under one of the versions.
+pub fn select(
+    corpus: Vec<Loaded>,
+    filters: &[String],
+    versions: &[Version],
+) -> Result<Vec<Loaded>, Error> {
+    let mut b = GlobSetBuilder::new();
+    for f in filters {
+        b.add(Glob::new(f).map_err(|e| Error::Usage(format!("bad --filter `{f}`: {e}")))?);
+    }
+    let set = b
+        .build()
+        .map_err(|e| Error::Usage(format!("bad --filter: {e}")))?;
+    Ok(corpus
+        .into_iter()
+        .filter(|l| filters.is_empty() || set.is_match(&l.scenario.id))
+        .filter(|l| l.scenario.versions.iter().any(|v| versions.contains(v)))
+        .collect())
+}
+
+fn list(args: &ListArgs) -> Result<i32, Error> {
+    let corpus = select(
+        corpus::load(&args.corpus.paths)?,
+        &args.filter,
+        &versions(&args.mqtt_version),
+    )?;
+    if args.json {
+        let items: Vec<serde_json::Value> = corpus
+            .iter()
+            .map(|l| {
+                let s = &l.scenario;
+                serde_json::json!({
+                    "id": s.id,
+                    "title": s.title,
+                    "area": l.area,
+                    "path": l.path,
+                    "versions": s.versions,
+                    "requires": s.requires.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+                    "exclusive": s.exclusive,
+                    "statements": s.statements.all().map(|(lvl, id)| serde_json::json!({"id": id, "level": lvl.as_str()})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&items).unwrap_or_default()
+        );
+    } else {
+        for l in &corpus {
+            let s = &l.scenario;
+            let vs: Vec<&str> = s.versions.iter().map(|v| v.key()).collect();
+            let st: Vec<&str> = s.statements.all().map(|(_, id)| id.as_str()).collect();
+            println!(
+                "{:<44} {:<11} {:<40} {}",
+                s.id,
+                vs.join(","),
+                st.join(","),
+                s.title
+            );
+        }
+        println!("{} scenarios", corpus.len());
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn explain(args: &ExplainArgs) -> Result<i32, Error> {
+    let sources = if args.corpus.paths.is_empty() {
+        corpus::embedded_sources()
+    } else {
+        corpus::read_sources(&args.corpus.paths)?
+    };
+    let (loaded, _) = corpus::parse_all(&sources);
+    let Some(l) = loaded.iter().find(|l| l.scenario.id == args.id) else {
+        return Err(Error::Usage(format!("no scenario with id `{}`", args.id)));
+    };
+    let s = &l.scenario;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: {}", s.id, s.title);
+    let _ = writeln!(out, "file: {}", l.path);
+    let vs: Vec<&str> = s.versions.iter().map(|v| v.key()).collect();
+    let _ = writeln!(out, "versions: {}", vs.join(", "));
+    if !s.requires.is_empty() {
+        let r: Vec<&str> = s.requires.iter().map(|c| c.as_str()).collect();
+        let _ = writeln!(out, "requires: {}", r.join(", "));
+    }
+    if s.exclusive {
+        let _ = writeln!(out, "exclusive: runs alone");
+    }
+    let _ = writeln!(out, "\nstatements:");
+    for v in &s.versions {
+        for st in s.statements.for_version(*v) {
+            let text = catalogue::lookup(v.catalogue(), &st.id)
+                .map(|c| format!("[{} {}] {}", c.section, c.actor, c.summary))
+                .unwrap_or_else(|| "(not in the catalogue)".into());
+            let _ = writeln!(
+                out,
+                "  {} {:<6} {:<16} {text}",
+                v.key(),
+                st.level.as_str().to_uppercase(),
+                st.id
+            );
+        }
+    }
+    if let Some(n) = &s.notes {
+        let _ = writeln!(out, "\nnotes: {}", n.trim());
+    }
+    let _ = writeln!(out, "\nsource:");
+    if let Some((_, text)) = sources.iter().find(|(p, _)| *p == l.path) {
+        for line in text.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+    print!("{out}");
+    Ok(exit::SUCCESS)
+}
+
+fn coverage_command(args: &ListArgs) -> Result<i32, Error> {
+    let corpus = select(
+        corpus::load(&args.corpus.paths)?,
+        &args.filter,
+        &Version::ALL,
+    )?;
+    let cov = coverage::compute(&corpus, &versions(&args.mqtt_version));
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&cov).unwrap_or_default());
+        return Ok(exit::SUCCESS);
+    }
+    for c in &cov {
+        let pct = if c.total == 0 {
+            0.0
+        } else {
+            100.0 * c.covered as f64 / c.total as f64
+        };
+        println!(
+            "MQTT {}: {} of {} wire-testable server statements checked ({pct:.1}%)",
+            c.version, c.covered, c.total
+        );
+        if !c.uncovered.is_empty() {
+            println!("  not checked yet:");
+            for id in &c.uncovered {
+                let summary = catalogue::lookup(c.version.catalogue(), id)
+                    .map(|s| s.summary)
+                    .unwrap_or("");
+                println!("    {id:<16} {summary}");
+            }
+        }
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn lint(paths: &[std::path::PathBuf]) -> Result<i32, Error> {
+    let sources = if paths.is_empty() {
+        corpus::embedded_sources()
+    } else {
+        corpus::read_sources(paths)?
+    };
+    let (loaded, problems) = corpus::parse_all(&sources);
+    for p in &problems {
+        println!("{p}");
+    }
+    println!(
+        "{} files, {} scenarios, {} problems",
+        sources.len(),
+        loaded.len(),
+        problems.len()
+    );
+    Ok(if problems.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::FAILURES
+    })
+}

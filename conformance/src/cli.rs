@@ -1,0 +1,148 @@
+//! The command line, as clap derive types. Nothing here runs anything.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// MQTT 3.1.1 and 5.0 conformance suite for brokers.
+///
+/// Exit codes: 0 no failures, 1 failures, 2 the run could not be done.
+#[derive(Debug, Parser)]
+#[command(name = "mqtt-conformance", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios against a broker (by default the in-process reference broker).
+    Run(RunArgs),
+    /// List scenarios: id, versions, statements and title.
+    List(ListArgs),
+    /// Show a scenario and the statements it checks.
+    Explain(ExplainArgs),
+    /// Spec coverage: wire-testable server statements checked by some scenario.
+    Coverage(ListArgs),
+    /// Validate scenario files (syntax, fields, statement ids, unique ids).
+    Lint(CorpusArgs),
+    /// Print the JSON schema of scenario files.
+    Schema,
+}
+
+/// Where scenarios come from.
+#[derive(Debug, Args)]
+pub struct CorpusArgs {
+    /// Scenario files or folders; replace the built-in corpus.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Arguments of `list` and `coverage`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Corpus.
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Only scenarios whose id matches this glob (e.g. 'qos2-*'); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub filter: Vec<String>,
+    /// Only this version.
+    #[arg(long = "mqtt-version", value_name = "VERSION", value_parser = ["3.1.1", "5.0"])]
+    pub mqtt_version: Vec<String>,
+}
+
+/// Arguments of `explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The scenario id.
+    pub id: String,
+    /// Corpus.
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Corpus.
+    #[command(flatten)]
+    pub corpus: CorpusArgs,
+    /// Broker URL: mqtt://host:port, mqtts://, ws://host:port/path, wss://; default: the
+    /// reference broker, started in-process on a free port.
+    #[arg(long, value_name = "URL")]
+    pub broker: Option<String>,
+    /// Broker profile: a file, or a built-in name (reference, mosquitto).
+    #[arg(long, value_name = "FILE|NAME")]
+    pub profile: Option<String>,
+    /// User name for every CONNECT (overrides the URL and the profile).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Password for every CONNECT.
+    #[arg(long)]
+    pub password: Option<String>,
+    /// CA certificates (PEM) to trust for mqtts:// and wss://.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate chain (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Only scenarios whose id matches this glob (e.g. 'qos2-*'); repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub filter: Vec<String>,
+    /// Only this version (repeatable); default both.
+    #[arg(long = "mqtt-version", value_name = "VERSION", value_parser = ["3.1.1", "5.0"])]
+    pub mqtt_version: Vec<String>,
+    /// Scenario runs at once.
+    #[arg(long, default_value_t = 16)]
+    pub jobs: usize,
+    /// Run each scenario N times; differing outcomes are reported as flaky.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: usize,
+    /// Seed of the run order (default: random, printed in the summary).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Multiply every timeout (for slow brokers or machines).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub timeout_scale: f64,
+    /// Ignore the profile's deviations and fail on non-strict results (certification).
+    #[arg(long)]
+    pub strict: bool,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Colour: auto (only on a terminal), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print every result, not only the ones that need attention.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// When to colour terminal output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Only when stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}

@@ -1,0 +1,432 @@
+//! The scripted MQTT client: opens a transport (TCP, TLS, WebSocket), writes packets or raw
+//! bytes exactly as asked, and turns what arrives into events, recording every packet and byte
+//! both ways in a shared transcript.
+//!
+//! It never answers anything on its own (no automatic PUBACK or PINGREQ): a conformance test
+//! must decide every byte the broker sees.
+
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use mqtt_codec::{Decoded, Decoder, Packet, ProtocolVersion};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::transport::Target;
+
+/// Direction of a transcript entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dir {
+    /// From the harness to the broker.
+    Sent,
+    /// From the broker to the harness.
+    Received,
+    /// A connection event (opened, closed, error).
+    Event,
+}
+
+/// One line of a transcript.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Entry {
+    /// Milliseconds since the scenario started.
+    pub at_ms: u64,
+    /// The client name.
+    pub client: String,
+    /// Direction.
+    pub dir: Dir,
+    /// A one-line summary of the packet or event.
+    pub what: String,
+    /// The bytes, in hex (empty for events).
+    pub hex: String,
+}
+
+/// The transcript of one scenario run, shared by its clients.
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    start: Instant,
+    entries: Arc<Mutex<Vec<Entry>>>,
+}
+
+impl Default for Transcript {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Transcript {
+    /// An empty transcript starting now.
+    pub fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            entries: Arc::default(),
+        }
+    }
+
+    /// Appends an entry.
+    pub fn push(&self, client: &str, dir: Dir, what: String, bytes: &[u8]) {
+        let at_ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let entry = Entry {
+            at_ms,
+            client: client.to_owned(),
+            dir,
+            what,
+            hex: hex(bytes),
+        };
+        if let Ok(mut e) = self.entries.lock() {
+            e.push(entry);
+        }
+    }
+
+    /// A copy of the entries so far.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.entries.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    /// Human-readable text, one line per entry.
+    pub fn render(entries: &[Entry]) -> String {
+        let mut out = String::new();
+        for e in entries {
+            let arrow = match e.dir {
+                Dir::Sent => "->",
+                Dir::Received => "<-",
+                Dir::Event => "--",
+            };
+            let _ = write!(out, "{:>6}ms {:<8} {arrow} {}", e.at_ms, e.client, e.what);
+            if !e.hex.is_empty() {
+                let shown: String = e.hex.chars().take(96).collect();
+                let more = if e.hex.len() > 96 { " …" } else { "" };
+                let _ = write!(out, "  [{shown}{more}]");
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Something that arrived on a connection.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A complete, valid packet.
+    Packet(Packet),
+    /// Bytes the codec rejected; the connection is unusable after this.
+    Malformed(String),
+    /// The broker closed the connection (or it was reset).
+    Closed(String),
+}
+
+/// One open connection of a scripted client.
+pub struct Connection {
+    name: String,
+    version: ProtocolVersion,
+    writer: Option<Box<dyn AsyncWrite + Send + Unpin>>,
+    events: mpsc::UnboundedReceiver<Event>,
+    transcript: Transcript,
+    closed: bool,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Opens a connection to `target`, decoding what arrives as `version`.
+    pub async fn open(
+        target: &Target,
+        name: &str,
+        version: ProtocolVersion,
+        transcript: Transcript,
+    ) -> Result<Self, String> {
+        let stream = target.connect().await?;
+        transcript.push(
+            name,
+            Dir::Event,
+            format!("connected to {}", target.url),
+            &[],
+        );
+        let (read, write) = tokio::io::split(stream);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let reader = tokio::spawn(read_loop(
+            read,
+            name.to_owned(),
+            version,
+            transcript.clone(),
+            tx,
+        ));
+        Ok(Self {
+            name: name.to_owned(),
+            version,
+            writer: Some(Box::new(write)),
+            events: rx,
+            transcript,
+            closed: false,
+            reader,
+        })
+    }
+
+    /// Encodes and sends a packet.
+    pub async fn send_packet(&mut self, packet: &Packet) -> Result<(), String> {
+        let bytes = packet
+            .to_bytes(self.version)
+            .map_err(|e| format!("cannot encode {packet:?}: {e}"))?;
+        self.send_bytes(summary(packet), &bytes).await
+    }
+
+    /// Sends raw bytes, recorded with the given description.
+    pub async fn send_bytes(&mut self, what: String, bytes: &[u8]) -> Result<(), String> {
+        self.transcript.push(&self.name, Dir::Sent, what, bytes);
+        let w = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| "the connection is already closed".to_owned())?;
+        // A broker may close before reading everything we write; the close is an event the
+        // scenario judges, so a write error is recorded and not fatal.
+        if let Err(e) = w.write_all(bytes).await {
+            self.transcript
+                .push(&self.name, Dir::Event, format!("write failed: {e}"), &[]);
+            return Ok(());
+        }
+        let _ = w.flush().await;
+        Ok(())
+    }
+
+    /// The next event, or `None` if nothing arrives within `timeout`.
+    pub async fn next_event(&mut self, timeout: Duration) -> Option<Event> {
+        if self.closed {
+            return Some(Event::Closed("already closed".into()));
+        }
+        match tokio::time::timeout(timeout, self.events.recv()).await {
+            Ok(Some(ev)) => {
+                if matches!(ev, Event::Closed(_) | Event::Malformed(_)) {
+                    self.closed = true;
+                }
+                Some(ev)
+            }
+            Ok(None) => {
+                self.closed = true;
+                Some(Event::Closed("connection ended".into()))
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Closes the write side cleanly (TCP FIN) and drops the connection.
+    pub async fn close(mut self) {
+        if let Some(mut w) = self.writer.take() {
+            let _ = w.shutdown().await;
+        }
+        self.transcript
+            .push(&self.name, Dir::Event, "closed by the client".into(), &[]);
+    }
+
+    /// Drops the connection without any MQTT goodbye.
+    pub fn abort(mut self) {
+        self.writer.take();
+        self.reader.abort();
+        self.transcript.push(
+            &self.name,
+            Dir::Event,
+            "dropped by the client (no DISCONNECT)".into(),
+            &[],
+        );
+    }
+
+    /// The version packets are encoded and decoded with.
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+}
+
+async fn read_loop(
+    mut read: impl AsyncRead + Unpin,
+    name: String,
+    version: ProtocolVersion,
+    transcript: Transcript,
+    tx: mpsc::UnboundedSender<Event>,
+) {
+    let mut decoder = Decoder::new(version);
+    let mut buf = BytesMut::with_capacity(4096);
+    loop {
+        // Decode everything already buffered before reading more.
+        loop {
+            let before = buf.clone();
+            match decoder.decode(&mut buf) {
+                Ok(Decoded::Packet(p)) => {
+                    let used = before.len() - buf.len();
+                    transcript.push(&name, Dir::Received, summary(&p), &before[..used]);
+                    if tx.send(Event::Packet(p)).is_err() {
+                        return;
+                    }
+                }
+                Ok(Decoded::Incomplete) => break,
+                Err(e) => {
+                    let msg = format!("malformed packet from the broker: {e}");
+                    transcript.push(&name, Dir::Received, msg.clone(), &before);
+                    let _ = tx.send(Event::Malformed(msg));
+                    return;
+                }
+            }
+        }
+        match read.read_buf(&mut buf).await {
+            Ok(0) => {
+                let msg = if buf.is_empty() {
+                    "closed by the broker".to_owned()
+                } else {
+                    format!(
+                        "closed by the broker mid-packet ({} bytes pending)",
+                        buf.len()
+                    )
+                };
+                transcript.push(&name, Dir::Event, msg.clone(), &buf);
+                let _ = tx.send(Event::Closed(msg));
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let msg = format!("connection error: {e}");
+                transcript.push(&name, Dir::Event, msg.clone(), &[]);
+                let _ = tx.send(Event::Closed(msg));
+                return;
+            }
+        }
+    }
+}
+
+/// A one-line description of a packet, for transcripts and diffs.
+pub fn summary(p: &Packet) -> String {
+    match p {
+        Packet::Connect(c) => {
+            let mut s = format!(
+                "CONNECT v{} id={:?} clean={} keep_alive={}",
+                c.protocol, c.client_id, c.clean_start, c.keep_alive
+            );
+            if let Some(w) = &c.will {
+                let _ = write!(s, " will={}@{}", w.topic, w.qos.as_u8());
+            }
+            if c.username.is_some() {
+                s.push_str(" user");
+            }
+            props(&mut s, &c.properties);
+            s
+        }
+        Packet::ConnAck(c) => {
+            let mut s = format!(
+                "CONNACK session_present={} code=0x{:02X}",
+                c.session_present, c.code.0
+            );
+            props(&mut s, &c.properties);
+            s
+        }
+        Packet::Publish(pb) => {
+            let mut s = format!("PUBLISH topic={:?} qos={}", pb.topic, pb.qos.as_u8());
+            if pb.qos.as_u8() > 0 {
+                let _ = write!(s, " id={}", pb.packet_id);
+            }
+            if pb.retain {
+                s.push_str(" retain");
+            }
+            if pb.dup {
+                s.push_str(" dup");
+            }
+            let _ = write!(s, " payload={}", payload_text(&pb.payload));
+            props(&mut s, &pb.properties);
+            s
+        }
+        Packet::PubAck(a) => ack("PUBACK", a.packet_id, a.reason.0, &a.properties),
+        Packet::PubRec(a) => ack("PUBREC", a.packet_id, a.reason.0, &a.properties),
+        Packet::PubRel(a) => ack("PUBREL", a.packet_id, a.reason.0, &a.properties),
+        Packet::PubComp(a) => ack("PUBCOMP", a.packet_id, a.reason.0, &a.properties),
+        Packet::Subscribe(sb) => {
+            let mut s = format!("SUBSCRIBE id={}", sb.packet_id);
+            for f in &sb.filters {
+                let _ = write!(s, " {:?}@{}", f.filter, f.options.qos.as_u8());
+            }
+            props(&mut s, &sb.properties);
+            s
+        }
+        Packet::SubAck(sa) => {
+            let mut s = format!("SUBACK id={} codes=[{}]", sa.packet_id, codes(&sa.codes));
+            props(&mut s, &sa.properties);
+            s
+        }
+        Packet::Unsubscribe(u) => format!("UNSUBSCRIBE id={} {:?}", u.packet_id, u.filters),
+        Packet::UnsubAck(u) => {
+            let mut s = format!("UNSUBACK id={}", u.packet_id);
+            if !u.codes.is_empty() {
+                let _ = write!(s, " codes=[{}]", codes(&u.codes));
+            }
+            props(&mut s, &u.properties);
+            s
+        }
+        Packet::PingReq => "PINGREQ".into(),
+        Packet::PingResp => "PINGRESP".into(),
+        Packet::Disconnect(d) => {
+            let mut s = format!("DISCONNECT code=0x{:02X}", d.reason.0);
+            props(&mut s, &d.properties);
+            s
+        }
+        Packet::Auth(a) => {
+            let mut s = format!("AUTH code=0x{:02X}", a.reason.0);
+            props(&mut s, &a.properties);
+            s
+        }
+    }
+}
+
+fn ack(name: &str, id: u16, code: u8, p: &mqtt_codec::Properties) -> String {
+    let mut s = format!("{name} id={id}");
+    if code != 0 {
+        let _ = write!(s, " code=0x{code:02X}");
+    }
+    props(&mut s, p);
+    s
+}
+
+fn codes(c: &[mqtt_codec::ReasonCode]) -> String {
+    c.iter()
+        .map(|c| format!("0x{:02X}", c.0))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn props(s: &mut String, p: &mqtt_codec::Properties) {
+    if p.is_empty() {
+        return;
+    }
+    let list: Vec<String> = p.iter().map(|p| format!("{p:?}")).collect();
+    let _ = write!(s, " props=[{}]", list.join(", "));
+}
+
+/// The payload as quoted text if it is short printable UTF-8, else as hex.
+pub fn payload_text(b: &Bytes) -> String {
+    match std::str::from_utf8(b) {
+        Ok(t) if t.len() <= 64 && !t.chars().any(char::is_control) => format!("{t:?}"),
+        _ if b.len() <= 32 => format!("0x{}", hex(b).replace(' ', "")),
+        _ => format!("<{} bytes>", b.len()),
+    }
+}
+
+/// Bytes as space-separated hex.
+pub fn hex(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() * 3);
+    for (i, byte) in b.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        let _ = write!(s, "{byte:02x}");
+    }
+    s
+}

@@ -1,0 +1,249 @@
+//! Broker profiles (`scenarios/profiles/<broker>.yaml`): what a broker offers, and its known
+//! deviations from the spec, each with a reason.
+
+use std::path::Path;
+
+use mqtt_codec::Properties;
+use serde::Deserialize;
+
+use crate::corpus::{self, Loaded};
+use crate::error::Error;
+use crate::scenario::{Capability, Version};
+
+/// A broker profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// The broker's name and version, for reports.
+    pub broker: String,
+    /// The protocol versions the broker offers.
+    pub versions: Vec<Version>,
+    /// What the broker offers.
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    /// Credentials sent on every CONNECT unless a scenario says otherwise.
+    #[serde(default)]
+    pub credentials: Option<Credentials>,
+    /// Known deviations: scenarios expected to fail, each with a reason.
+    #[serde(default)]
+    pub deviations: Vec<Deviation>,
+    /// Free text.
+    #[serde(default)]
+    pub notes: Option<String>,
+    /// Where the profile came from (set when loaded).
+    #[serde(skip)]
+    pub name: String,
+}
+
+/// Capabilities a broker declares.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Capabilities {
+    /// Highest QoS (0, 1 or 2).
+    pub max_qos: u8,
+    /// Retained messages.
+    pub retain: bool,
+    /// Wildcard subscriptions.
+    pub wildcards: bool,
+    /// Shared subscriptions.
+    pub shared_subscriptions: bool,
+    /// Subscription identifiers.
+    pub subscription_identifiers: bool,
+    /// Topic Alias Maximum the broker sends in CONNACK (0: none).
+    pub topic_alias_maximum: u16,
+    /// Maximum Packet Size the broker declares, if any.
+    pub maximum_packet_size: Option<u32>,
+    /// The broker checks user names and passwords (rejects bad ones).
+    pub auth: bool,
+    /// Enhanced authentication (AUTH packets).
+    pub enhanced_auth: bool,
+    /// Wills.
+    pub will: bool,
+    /// Persistent sessions.
+    pub persistent_sessions: bool,
+    /// Assigns a client id to an empty one.
+    pub assigned_client_id: bool,
+    /// Sends Response Information on request.
+    pub response_information: bool,
+    /// Server redirection.
+    pub server_redirection: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self {
+            max_qos: 2,
+            retain: true,
+            wildcards: true,
+            shared_subscriptions: true,
+            subscription_identifiers: true,
+            topic_alias_maximum: 0,
+            maximum_packet_size: None,
+            auth: false,
+            enhanced_auth: false,
+            will: true,
+            persistent_sessions: true,
+            assigned_client_id: true,
+            response_information: false,
+            server_redirection: false,
+        }
+    }
+}
+
+/// User name and password.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// User name.
+    pub username: String,
+    /// Password.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A scenario the broker is known to fail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deviation {
+    /// The scenario id.
+    pub id: String,
+    /// The versions it fails under (default: all the scenario runs).
+    #[serde(default)]
+    pub versions: Option<Vec<Version>>,
+    /// Why: the statement broken and what the broker does instead.
+    pub reason: String,
+}
+
+impl Profile {
+    /// The profile used when none is given for an external broker: everything assumed.
+    pub fn permissive() -> Self {
+        Self {
+            broker: "unknown broker".into(),
+            versions: Version::ALL.to_vec(),
+            capabilities: Capabilities::default(),
+            credentials: None,
+            deviations: Vec::new(),
+            notes: None,
+            name: "(none)".into(),
+        }
+    }
+
+    /// Loads a profile from a file path, or by name from the embedded ones.
+    pub fn load(spec: &str) -> Result<Self, Error> {
+        let path = Path::new(spec);
+        let (name, text) = if path.exists() {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::Usage(format!("cannot read {spec}: {e}")))?;
+            (spec.to_owned(), text)
+        } else if let Some(text) = corpus::embedded_profile(spec) {
+            (format!("{spec} (built in)"), text.to_owned())
+        } else {
+            return Err(Error::Usage(format!(
+                "no profile `{spec}`: give a file path or a built-in name such as `reference`"
+            )));
+        };
+        let mut p: Self = crate::corpus::from_yaml(&text)
+            .map_err(|e| Error::Usage(format!("profile {name}: {e}")))?;
+        p.name = name;
+        Ok(p)
+    }
+
+    /// Whether the broker offers `cap`.
+    pub fn has(&self, cap: Capability) -> bool {
+        let c = &self.capabilities;
+        match cap {
+            Capability::Qos1 => c.max_qos >= 1,
+            Capability::Qos2 => c.max_qos >= 2,
+            Capability::Retain => c.retain,
+            Capability::Wildcards => c.wildcards,
+            Capability::SharedSubscriptions => c.shared_subscriptions,
+            Capability::SubscriptionIdentifiers => c.subscription_identifiers,
+            Capability::TopicAlias => c.topic_alias_maximum > 0,
+            Capability::Auth => c.auth,
+            Capability::EnhancedAuth => c.enhanced_auth,
+            Capability::Will => c.will,
+            Capability::PersistentSessions => c.persistent_sessions,
+            Capability::MaximumPacketSize => c.maximum_packet_size.is_some(),
+            Capability::AssignedClientId => c.assigned_client_id,
+            Capability::ResponseInformation => c.response_information,
+            Capability::ServerRedirection => c.server_redirection,
+        }
+    }
+
+    /// The deviation listed for this scenario and version, if any.
+    pub fn deviation(&self, id: &str, version: Version) -> Option<&Deviation> {
+        self.deviations
+            .iter()
+            .find(|d| d.id == id && d.versions.as_ref().is_none_or(|v| v.contains(&version)))
+    }
+
+    /// Deviation entries that match no scenario (or no version it runs under).
+    pub fn stale(&self, corpus: &[Loaded]) -> Vec<String> {
+        let mut out = Vec::new();
+        for d in &self.deviations {
+            match corpus.iter().find(|l| l.scenario.id == d.id) {
+                None => out.push(format!("deviation `{}` matches no scenario", d.id)),
+                Some(l) => {
+                    for v in d.versions.iter().flatten() {
+                        if !l.scenario.versions.contains(v) {
+                            out.push(format!(
+                                "deviation `{}` names {v}, which the scenario does not run",
+                                d.id
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Compares a 5.0 CONNACK's properties with the declared capabilities.
+    pub fn check_connack(&self, p: &Properties) -> Vec<String> {
+        let c = &self.capabilities;
+        let mut out = Vec::new();
+        let mut cmp = |what: &str, declared: String, sent: String| {
+            if declared != sent {
+                out.push(format!(
+                    "CONNACK {what}: the profile declares {declared}, the broker sent {sent}"
+                ));
+            }
+        };
+        cmp(
+            "Maximum QoS",
+            c.max_qos.to_string(),
+            p.maximum_qos().unwrap_or(2).to_string(),
+        );
+        cmp(
+            "Retain Available",
+            c.retain.to_string(),
+            (p.retain_available().unwrap_or(1) == 1).to_string(),
+        );
+        cmp(
+            "Wildcard Subscription Available",
+            c.wildcards.to_string(),
+            (p.wildcard_subscription_available().unwrap_or(1) == 1).to_string(),
+        );
+        cmp(
+            "Shared Subscription Available",
+            c.shared_subscriptions.to_string(),
+            (p.shared_subscription_available().unwrap_or(1) == 1).to_string(),
+        );
+        cmp(
+            "Subscription Identifier Available",
+            c.subscription_identifiers.to_string(),
+            (p.subscription_identifier_available().unwrap_or(1) == 1).to_string(),
+        );
+        cmp(
+            "Topic Alias Maximum",
+            c.topic_alias_maximum.to_string(),
+            p.topic_alias_maximum().unwrap_or(0).to_string(),
+        );
+        cmp(
+            "Maximum Packet Size",
+            format!("{:?}", c.maximum_packet_size),
+            format!("{:?}", p.maximum_packet_size()),
+        );
+        out
+    }
+}
