@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::Error;
 use crate::framing::{Borrowed, Decoded, Decoder, MAX_PACKET_SIZE};
+use crate::header::{self, HeaderStatus};
 use crate::packet::{
     Auth, ConnAck, Connect, Disconnect, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
     RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
@@ -32,8 +33,9 @@ pub const WIRE_FORMATS: [ProtocolVersion; 2] = [ProtocolVersion::V3_1_1, Protoco
 /// Decodes `data` as one connection's byte stream under each wire format.
 ///
 /// Checks that decoding never panics and always ends: every packet removes at least one byte,
-/// `Incomplete` removes none, and what is left is always the untouched tail of `data` (so the
-/// decoder never consumes more than it was given). Errors must map to a reason code.
+/// `Incomplete` and fixed-header errors remove none, a body error removes exactly its packet,
+/// and what is left is always the untouched tail of `data` (so the decoder never consumes more
+/// than it was given). Errors must map to a reason code.
 pub fn decode(data: &[u8]) {
     for version in WIRE_FORMATS {
         let mut buf = BytesMut::from(data);
@@ -55,7 +57,16 @@ pub fn decode(data: &[u8]) {
                 }
                 Err(e) => {
                     // A header error leaves the buffer as it was; a body error has already
-                    // cut the packet off. Either way the tail check above holds.
+                    // cut off the packet, exactly as long as its header said.
+                    let removed = before - buf.len();
+                    if removed != 0 {
+                        let at = data.len() - before;
+                        let header = match header::parse(data.get(at..).unwrap_or_default()) {
+                            Ok(HeaderStatus::Complete(header)) => header,
+                            other => panic!("{e:?} removed bytes after a header {other:?}"),
+                        };
+                        assert_eq!(removed, header.packet_len(), "{e:?} removed other bytes");
+                    }
                     let _ = (e.reason_code(), e.kind(), e.statement(version));
                     break;
                 }
