@@ -15,11 +15,19 @@ mod generators;
 mod malformed;
 mod roundtrip;
 mod streaming;
+mod sweeps;
 
 use std::fmt::Write as _;
 
 use mqtt_codec::bytes::BytesMut;
 use mqtt_codec::{Decoded, Decoder, Error, Packet, ProtocolVersion};
+
+/// Every protocol level, oldest first.
+const VERSIONS: [ProtocolVersion; 3] = [
+    ProtocolVersion::V3_1,
+    ProtocolVersion::V3_1_1,
+    ProtocolVersion::V5_0,
+];
 
 /// Decodes the packet at the front of `bytes` through [`Decoder::decode`].
 ///
