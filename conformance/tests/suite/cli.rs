@@ -1,0 +1,93 @@
+//! The binary: help text, exit codes, schema, lint.
+
+use std::process::Command;
+
+use crate::support::scenario_dir;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mqtt-conformance"))
+}
+
+#[test]
+fn help_text() {
+    let out = bin().arg("--help").output().unwrap();
+    insta::assert_snapshot!("help", String::from_utf8_lossy(&out.stdout));
+    let out = bin().args(["run", "--help"]).output().unwrap();
+    insta::assert_snapshot!("run_help", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn unreachable_broker_exits_2() {
+    // Bind then drop a listener, so the port is very likely closed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = bin()
+        .args(["run", "--broker", &format!("mqtt://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broker unreachable"));
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let out = bin()
+        .args(["run", "--broker", "http://x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn committed_schema_is_current() {
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/schema.json"
+    ))
+    .unwrap();
+    assert!(
+        committed == mqtt_conformance::scenario::schema_json(),
+        "scenarios/schema.json is stale: run `mqtt-conformance schema > scenarios/schema.json`"
+    );
+}
+
+#[test]
+fn embedded_corpus_lints_clean() {
+    let out = bin().arg("lint").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn lint_names_file_line_and_field() {
+    let dir = scenario_dir(&[(
+        "x/typo.yaml",
+        "id: typo\ntitle: T.\nstatements: { must: [MQTT-3.1.0-2, MQTT-9.9.9-9] }\nversions: [5.0]\nsteps:\n  - { client: a, conect: {} }\n",
+    )]);
+    let out = bin().arg("lint").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("typo.yaml"), "{text}");
+    assert!(text.contains("steps[0]"), "{text}");
+    assert!(text.contains("unknown field `conect`"), "{text}");
+    assert!(text.contains("line 6"), "{text}");
+
+    let dir = scenario_dir(&[(
+        "x/unknown-statement.yaml",
+        "id: unknown-statement\ntitle: T.\nstatements: { must: [MQTT-9.9.9-9] }\nversions: [5.0]\nsteps:\n  - { client: a, connect: {} }\n",
+    )]);
+    let out = bin().arg("lint").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("`MQTT-9.9.9-9` is not a statement of MQTT 5.0"),
+        "{text}"
+    );
+}

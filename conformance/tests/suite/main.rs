@@ -1,0 +1,5 @@
+//! Integration tests of the conformance runner: one binary, one module per concern.
+
+mod cli;
+mod runs;
+mod support;

@@ -1,0 +1,184 @@
+//! Runs against the in-process reference broker and a fake broker, proving the runner can
+//! pass and fail.
+
+use mqtt_conformance::report::{self, Style};
+use mqtt_conformance::runner::Outcome;
+use mqtt_conformance::transport::Target;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{redact, reference, run, scenario_dir};
+
+const GOOD: &str = r#"
+id: good
+title: A QoS 1 PUBLISH is acknowledged with the same packet identifier.
+statements: { must: [MQTT-3.3.4-1] }
+versions: [3.1.1, 5.0]
+steps:
+  - { client: a, connect: {} }
+  - { client: a, publish: { topic: "{t}/x", qos: 1, id: 7, payload: hi } }
+  - { client: a, expect: { puback: { id: 7 } } }
+"#;
+
+const WRONG: &str = r#"
+id: wrong
+title: A deliberately wrong expectation, to prove failures are reported.
+statements: { must: [MQTT-3.3.4-1] }
+versions: [5.0]
+steps:
+  - { client: a, connect: {} }
+  - { client: a, subscribe: { id: 3, filters: [{ topic: "{t}/x", qos: 0 }] } }
+  - { client: a, expect: { suback: { id: 3, codes: [1] } } }
+"#;
+
+async fn start() -> mqtt_reference_broker::BrokerHandle {
+    mqtt_reference_broker::start(mqtt_reference_broker::Config::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn wrong_expectation_fails_with_a_readable_diff() {
+    let broker = start().await;
+    let dir = scenario_dir(&[("demo/good.yaml", GOOD), ("demo/wrong.yaml", WRONG)]);
+    let report = run(&dir, Target::tcp(broker.tcp_addr()), &reference()).await;
+    broker.shutdown().await;
+    let wrong = report.results.iter().find(|r| r.id == "wrong").unwrap();
+    assert_eq!(wrong.outcome, Outcome::Fail);
+    let f = wrong.failure.as_ref().unwrap();
+    assert_eq!(f.step, 2);
+    assert_eq!(
+        f.diff,
+        vec!["codes: expected [0x01], got [0x00]".to_owned()]
+    );
+    assert!(!wrong.transcript.is_empty());
+    assert!(report.failed());
+
+    let text = redact(&report::terminal(
+        &report,
+        Style {
+            color: false,
+            verbose: false,
+        },
+    ));
+    insta::assert_snapshot!("terminal_summary", strip_times(&text));
+
+    let mut json = report::json(&report);
+    redact_json(&mut json);
+    insta::assert_json_snapshot!("json_report", json);
+
+    let junit = report::junit(&report);
+    assert!(junit.starts_with("<?xml"));
+    assert!(junit.contains("<failure message="));
+    let html = report::html(&report);
+    assert!(html.contains("Coverage per normative statement"));
+}
+
+#[tokio::test]
+async fn broker_closing_early_is_a_failure() {
+    // A fake broker: CONNACK to CONNECT, PINGRESP to PINGREQ, and it hangs up on anything
+    // else, so the health check passes but the scenario cannot.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                loop {
+                    let Ok(n) = sock.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    let reply: &[u8] = match buf[0] >> 4 {
+                        1 if buf[..n].contains(&5) => &[0x20, 0x03, 0x00, 0x00, 0x00],
+                        1 => &[0x20, 0x02, 0x00, 0x00],
+                        12 => &[0xD0, 0x00],
+                        14 => return,
+                        _ => return,
+                    };
+                    if sock.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let dir = scenario_dir(&[("demo/good.yaml", GOOD)]);
+    let report = run(&dir, Target::tcp(addr), &reference()).await;
+    assert_eq!(report.results.len(), 2);
+    for r in &report.results {
+        assert_eq!(r.outcome, Outcome::Fail, "{r:?}");
+        let f = r.failure.as_ref().unwrap();
+        assert!(f.arrived.contains("closed by the broker"), "{f:?}");
+    }
+}
+
+#[tokio::test]
+async fn embedded_corpus_passes_against_the_reference_broker() {
+    let broker = start().await;
+    let corpus = mqtt_conformance::corpus::load(&[]).unwrap();
+    let opts = mqtt_conformance::runner::Options {
+        settings: mqtt_conformance::exec::Settings {
+            target: Target::tcp(broker.tcp_addr()),
+            step_timeout: std::time::Duration::from_secs(3),
+            scale: 1.0,
+            credentials: None,
+        },
+        jobs: 16,
+        repeat: 1,
+        seed: 1,
+        strict: false,
+        versions: mqtt_conformance::scenario::Version::ALL.to_vec(),
+    };
+    let bar = indicatif::ProgressBar::hidden();
+    let report = mqtt_conformance::runner::run(&corpus, &reference(), &opts, &bar)
+        .await
+        .unwrap();
+    broker.shutdown().await;
+    let bad: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| !matches!(r.outcome, Outcome::Pass | Outcome::Skip))
+        .map(|r| format!("{} [{}]: {:?} {}", r.id, r.version, r.outcome, r.message))
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+fn strip_times(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            // Transcript lines start with the elapsed milliseconds.
+            if l.contains("<- CONNACK") {
+                return "      Nms a        <- CONNACK [broker-specific, redacted]".to_owned();
+            }
+            let t = l.trim_start();
+            match t.split_once("ms ") {
+                Some((n, rest)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+                    format!("{}Nms {rest}", &l[..l.len() - t.len()])
+                }
+                _ => l.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn redact_json(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                match k.as_str() {
+                    // The transcript holds the broker's CONNACK properties, which are the
+                    // broker's business, not this snapshot's.
+                    "duration_ms" | "at_ms" | "started" | "broker" | "transcript" => {
+                        *val = serde_json::Value::String("[redacted]".into());
+                    }
+                    _ => redact_json(val),
+                }
+            }
+        }
+        serde_json::Value::Array(list) => list.iter_mut().for_each(redact_json),
+        _ => {}
+    }
+}

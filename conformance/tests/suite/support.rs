@@ -1,0 +1,69 @@
+//! Helpers: scenario files in a temporary folder, a run against a broker, redaction.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use mqtt_conformance::corpus;
+use mqtt_conformance::exec::Settings;
+use mqtt_conformance::profile::Profile;
+use mqtt_conformance::runner::{self, Options, RunReport};
+use mqtt_conformance::scenario::Version;
+use mqtt_conformance::transport::Target;
+
+/// Writes scenario files (name, text) into a fresh folder and returns it.
+pub(crate) fn scenario_dir(files: &[(&str, &str)]) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "mqtt-conformance-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    }
+    dir
+}
+
+/// Runs the scenarios in `dir` against `target` with a fixed seed.
+pub(crate) async fn run(dir: &PathBuf, target: Target, profile: &Profile) -> RunReport {
+    let corpus = corpus::load(std::slice::from_ref(dir)).unwrap();
+    let opts = Options {
+        settings: Settings {
+            target,
+            step_timeout: Duration::from_secs(2),
+            scale: 1.0,
+            credentials: None,
+        },
+        jobs: 4,
+        repeat: 1,
+        seed: 7,
+        strict: false,
+        versions: Version::ALL.to_vec(),
+    };
+    let bar = indicatif::ProgressBar::hidden();
+    runner::run(&corpus, profile, &opts, &bar).await.unwrap()
+}
+
+/// The reference profile.
+pub(crate) fn reference() -> Profile {
+    Profile::load("reference").unwrap()
+}
+
+/// Replaces every `127.0.0.1:<port>` with `127.0.0.1:PORT` and temporary paths with `TMP`.
+pub(crate) fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("127.0.0.1:") {
+        out.push_str(&rest[..i + 10]);
+        rest = &rest[i + 10..];
+        let digits = rest.chars().take_while(char::is_ascii_digit).count();
+        out.push_str("PORT");
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
