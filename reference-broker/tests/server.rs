@@ -1,0 +1,229 @@
+//! The tokio server over loopback: port 0, real sockets, every wait bounded by a timeout.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures_util::{SinkExt, StreamExt};
+use mqtt_codec::{
+    Connect, Decoded, Decoder, Packet, ProtocolVersion, Publish, QoS, ReasonCode, Subscribe,
+};
+use mqtt_reference_broker::{Config, start};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+struct Client {
+    stream: TcpStream,
+    buf: BytesMut,
+    decoder: Decoder,
+    version: ProtocolVersion,
+}
+
+impl Client {
+    async fn connect(addr: std::net::SocketAddr, version: ProtocolVersion, id: &str) -> Self {
+        let stream = timeout(WAIT, TcpStream::connect(addr))
+            .await
+            .unwrap()
+            .unwrap();
+        let mut c = Self {
+            stream,
+            buf: BytesMut::new(),
+            decoder: Decoder::new(version),
+            version,
+        };
+        c.send(Connect::new(version, id)).await;
+        match c.recv().await {
+            Some(Packet::ConnAck(ack)) => assert_eq!(ack.code, ReasonCode::SUCCESS),
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+        c
+    }
+
+    async fn send(&mut self, p: impl Into<Packet>) {
+        let bytes = p.into().to_bytes(self.version).unwrap();
+        self.stream.write_all(&bytes).await.unwrap();
+    }
+
+    /// The next packet, or `None` when the broker closed the connection.
+    async fn recv(&mut self) -> Option<Packet> {
+        loop {
+            if let Decoded::Packet(p) = self.decoder.decode(&mut self.buf).unwrap() {
+                return Some(p);
+            }
+            let n = timeout(WAIT, self.stream.read_buf(&mut self.buf))
+                .await
+                .expect("timed out waiting for the broker")
+                .ok()?;
+            if n == 0 {
+                return None;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn publishes_and_subscribes_over_tcp_in_both_versions() {
+    let broker = start(Config::default()).await.unwrap();
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5_0] {
+        let mut sub = Client::connect(broker.tcp_addr(), version, "sub").await;
+        sub.send(Subscribe::single(1, "t/#", QoS::AtLeastOnce))
+            .await;
+        assert!(matches!(sub.recv().await, Some(Packet::SubAck(_))));
+        let mut publisher = Client::connect(broker.tcp_addr(), version, "pub").await;
+        let mut p = Publish::new("t/x", "hello");
+        p.qos = QoS::AtLeastOnce;
+        p.packet_id = 1;
+        publisher.send(p).await;
+        assert!(matches!(publisher.recv().await, Some(Packet::PubAck(_))));
+        match sub.recv().await {
+            Some(Packet::Publish(p)) => assert_eq!(&p.payload[..], b"hello"),
+            other => panic!("{other:?}"),
+        }
+    }
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_malformed_packet_closes_the_connection() {
+    let broker = start(Config::default()).await.unwrap();
+    let mut c = Client::connect(broker.tcp_addr(), ProtocolVersion::V3_1_1, "bad").await;
+    c.stream
+        .write_all(&[0x36, 5, 0, 1, b't', 0, 1])
+        .await
+        .unwrap();
+    assert_eq!(c.recv().await, None);
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn keep_alive_expiry_closes_the_connection_on_a_real_clock() {
+    let broker = start(Config::default()).await.unwrap();
+    let stream = TcpStream::connect(broker.tcp_addr()).await.unwrap();
+    let mut c = Client {
+        stream,
+        buf: BytesMut::new(),
+        decoder: Decoder::new(ProtocolVersion::V5_0),
+        version: ProtocolVersion::V5_0,
+    };
+    let mut connect = Connect::new(ProtocolVersion::V5_0, "ka");
+    connect.keep_alive = 1;
+    c.send(connect).await;
+    assert!(matches!(c.recv().await, Some(Packet::ConnAck(_))));
+    match c.recv().await {
+        Some(Packet::Disconnect(d)) => assert_eq!(d.reason, ReasonCode::KEEP_ALIVE_TIMEOUT),
+        other => panic!("{other:?}"),
+    }
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn serves_mqtt_over_websocket_with_the_mqtt_subprotocol() {
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let config = Config {
+        websocket: Some("127.0.0.1:0".parse().unwrap()),
+        ..Config::default()
+    };
+    let broker = start(config).await.unwrap();
+    let url = format!("ws://{}/mqtt", broker.ws_addr().unwrap());
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "mqtt".parse().unwrap());
+    let (mut ws, response) = timeout(WAIT, tokio_tungstenite::connect_async(request))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        response.headers().get("Sec-WebSocket-Protocol").unwrap(),
+        "mqtt"
+    );
+    let connect = Packet::from(Connect::new(ProtocolVersion::V3_1_1, "ws"));
+    ws.send(Message::Binary(
+        connect.to_bytes(ProtocolVersion::V3_1_1).unwrap(),
+    ))
+    .await
+    .unwrap();
+    let reply = timeout(WAIT, ws.next()).await.unwrap().unwrap().unwrap();
+    let mut buf = BytesMut::from(&reply.into_data()[..]);
+    let decoded = Decoder::new(ProtocolVersion::V3_1_1)
+        .decode(&mut buf)
+        .unwrap();
+    assert!(
+        matches!(decoded, Decoded::Packet(Packet::ConnAck(a)) if a.code == ReasonCode::SUCCESS)
+    );
+    broker.shutdown().await;
+}
+
+#[tokio::test]
+async fn serves_mqtt_over_tls_with_a_pem_certificate() {
+    let dir = std::env::temp_dir().join(format!("broker-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+        ])
+        .arg("/CN=localhost")
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "subjectAltName=DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl is needed to make a test certificate");
+    assert!(status.success());
+    let config = Config {
+        tls: Some(mqtt_reference_broker::TlsConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            cert: cert.clone(),
+            key,
+        }),
+        ..Config::default()
+    };
+    let broker = start(config).await.unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(&cert).unwrap();
+    for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let client_config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client_config));
+    let tcp = TcpStream::connect(broker.tls_addr().unwrap())
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = timeout(WAIT, connector.connect(name, tcp))
+        .await
+        .unwrap()
+        .unwrap();
+    let connect = Packet::from(Connect::new(ProtocolVersion::V5_0, "tls"));
+    tls.write_all(&connect.to_bytes(ProtocolVersion::V5_0).unwrap())
+        .await
+        .unwrap();
+    let mut buf = BytesMut::new();
+    let mut decoder = Decoder::new(ProtocolVersion::V5_0);
+    let ack = loop {
+        if let Decoded::Packet(p) = decoder.decode(&mut buf).unwrap() {
+            break p;
+        }
+        let n = timeout(WAIT, tls.read_buf(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed before CONNACK");
+    };
+    assert!(matches!(ack, Packet::ConnAck(a) if a.code == ReasonCode::SUCCESS));
+    broker.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
