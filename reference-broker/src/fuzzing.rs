@@ -448,10 +448,8 @@ impl Driver {
                     Err(e) => panic!("engine output does not decode: {e}"),
                 };
                 match packet {
-                    Packet::ConnAck(ack) => {
-                        if ack.code.is_success() && !ack.session_present {
-                            *self.generation.entry(c.client_id.clone()).or_default() += 1;
-                        }
+                    Packet::ConnAck(ack) if ack.code.is_success() && !ack.session_present => {
+                        *self.generation.entry(c.client_id.clone()).or_default() += 1;
                     }
                     Packet::Publish(p) => {
                         check_delivery(
@@ -599,7 +597,7 @@ mod tests {
             let data: Vec<u8> = (0..256)
                 .map(|_| {
                     x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                    (x >> 16) as u8
+                    x.to_be_bytes()[1]
                 })
                 .collect();
             run_bytes(&data);

@@ -21,6 +21,10 @@ use mqtt_codec::QoS;
 use super::message::Message;
 
 /// Where an outbound QoS 1/2 message stands.
+#[expect(
+    clippy::enum_variant_names,
+    reason = "named for the packet awaited, as in the spec"
+)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum OutState {
     AwaitPubAck,
@@ -147,8 +151,10 @@ mod tests {
 
     #[test]
     fn packet_ids_skip_those_in_use_and_wrap() {
-        let mut o = Outbound::default();
-        o.last_id = u16::MAX - 1;
+        let mut o = Outbound {
+            last_id: u16::MAX - 1,
+            ..Outbound::default()
+        };
         assert_eq!(o.alloc_id(), Some(u16::MAX));
         assert_eq!(o.alloc_id(), Some(1));
         o.last_id = u16::MAX - 1;

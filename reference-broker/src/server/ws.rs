@@ -16,6 +16,10 @@ pub(crate) async fn serve(
     input: mpsc::UnboundedSender<Input>,
     mut stop: watch::Receiver<bool>,
 ) {
+    #[expect(
+        clippy::result_large_err,
+        reason = "the callback's signature is tungstenite's"
+    )]
     let callback = |req: &Request, mut resp: Response| {
         let offered = req
             .headers()
