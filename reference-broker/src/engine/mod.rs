@@ -1263,8 +1263,10 @@ impl Engine {
             if delay == 0 {
                 self.publish_will(msg, now);
             } else {
-                let at = now + Duration::from_secs(u64::from(delay));
-                self.wills.schedule(client.clone(), at, msg);
+                // A deadline beyond what the clock can represent is never due.
+                if let Some(at) = now.checked_add(Duration::from_secs(u64::from(delay))) {
+                    self.wills.schedule(client.clone(), at, msg);
+                }
             }
         }
         if expiry == 0 {
@@ -1293,11 +1295,6 @@ impl Engine {
     }
 
     fn publish_will(&mut self, msg: Arc<Message>, now: Instant) {
-        if let (Some(users), Some(_)) = (&self.limits.users, &msg.publisher) {
-            // Wills are checked against the ACL of nobody in particular: users with rules
-            // were checked at CONNECT time by the topic itself.
-            let _ = users;
-        }
         tracing::debug!(topic = %msg.topic, "publishing will");
         self.distribute(msg, now);
     }
