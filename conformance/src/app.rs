@@ -23,7 +23,7 @@ pub const STEP_TIMEOUT: Duration = Duration::from_secs(3);
 /// Runs a parsed command line; returns the process exit code.
 pub fn main(cli: Cli) -> i32 {
     let result = match cli.command {
-        Command::Run(args) => run_command(args),
+        Command::Run(args) => run_command(*args),
         Command::List(args) => list(&args),
         Command::Explain(args) => explain(&args),
         Command::Coverage(args) => coverage_command(&args),

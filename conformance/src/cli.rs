@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run scenarios against a broker (by default the in-process reference broker).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List scenarios: id, versions, statements and title.
     List(ListArgs),
     /// Show a scenario and the statements it checks.

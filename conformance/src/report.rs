@@ -429,9 +429,9 @@ pub fn html(r: &RunReport) -> String {
         by_area.entry(x.area.as_str()).or_default().push(x);
     }
     for (area, list) in &by_area {
-        let _ = write!(
+        let _ = writeln!(
             o,
-            "<h3>{}</h3><table class=\"results\"><tr><th>Scenario</th><th>Version</th><th>Outcome</th><th>Statements</th><th>ms</th><th>Message</th></tr>\n",
+            "<h3>{}</h3><table class=\"results\"><tr><th>Scenario</th><th>Version</th><th>Outcome</th><th>Statements</th><th>ms</th><th>Message</th></tr>",
             xml(area)
         );
         for x in list {
@@ -442,9 +442,9 @@ pub fn html(r: &RunReport) -> String {
                 xml(&x.id)
             };
             let st: Vec<String> = x.statements.iter().map(|s| xml(&s.id)).collect();
-            let _ = write!(
+            let _ = writeln!(
                 o,
-                "<tr><td title=\"{}\">{link}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td title=\"{}\">{link}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 xml(&x.title),
                 x.version,
                 x.outcome.as_str(),
@@ -464,9 +464,9 @@ pub fn html(r: &RunReport) -> String {
     if !detailed.is_empty() {
         o.push_str("<h2>Failures and transcripts</h2>\n");
         for x in detailed {
-            let _ = write!(
+            let _ = writeln!(
                 o,
-                "<section id=\"{}-{}\"><h3><span class=\"{}\">{}</span> {} [{}]</h3><p>{}</p><pre>{}</pre></section>\n",
+                "<section id=\"{}-{}\"><h3><span class=\"{}\">{}</span> {} [{}]</h3><p>{}</p><pre>{}</pre></section>",
                 xml(&x.id),
                 x.version,
                 x.outcome.as_str(),
@@ -491,9 +491,9 @@ pub fn html(r: &RunReport) -> String {
             .filter(|s| s.is_server_wire_testable())
             .collect();
         let covered = stmts.iter().filter(|s| per.contains_key(s.id)).count();
-        let _ = write!(
+        let _ = writeln!(
             o,
-            "<h3>MQTT {v}: {covered} of {} checked</h3><table class=\"coverage\"><tr><th>Statement</th><th>Section</th><th>Status</th><th>Scenarios</th><th>Summary</th></tr>\n",
+            "<h3>MQTT {v}: {covered} of {} checked</h3><table class=\"coverage\"><tr><th>Statement</th><th>Section</th><th>Status</th><th>Scenarios</th><th>Summary</th></tr>",
             stmts.len()
         );
         for s in stmts {
@@ -512,9 +512,9 @@ pub fn html(r: &RunReport) -> String {
                     (tag(worst).to_owned(), worst.as_str(), names.join(", "))
                 }
             };
-            let _ = write!(
+            let _ = writeln!(
                 o,
-                "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{status}</td><td>{scen}</td><td>{}</td></tr>\n",
+                "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{status}</td><td>{scen}</td><td>{}</td></tr>",
                 xml(s.id),
                 xml(s.section),
                 xml(s.summary)

@@ -144,6 +144,9 @@ impl RunReport {
     }
 }
 
+/// One repeat of one scenario: its execution (or why there was none) and its wall time.
+type Attempt = (Result<Execution, String>, Duration);
+
 struct Job {
     idx: usize,
     version: Version,
@@ -296,8 +299,7 @@ pub async fn run(
         }));
     }
 
-    let mut runs: BTreeMap<(usize, Version), Vec<(Result<Execution, String>, Duration)>> =
-        BTreeMap::new();
+    let mut runs: BTreeMap<(usize, Version), Vec<Attempt>> = BTreeMap::new();
     for h in handles {
         if let Ok((idx, v, exec, d)) = h.await {
             runs.entry((idx, v)).or_default().push((exec, d));

@@ -416,7 +416,7 @@ pub struct Step {
 #[derive(Debug, Clone)]
 pub enum Action {
     /// Open the connection if needed, send CONNECT, expect a successful CONNACK.
-    Connect(ConnectSpec),
+    Connect(Box<ConnectSpec>),
     /// Send one packet, encoded as given (forbidden values included).
     Send(PacketSpec),
     /// Send raw bytes written in hex.
@@ -1404,13 +1404,14 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
                 }
             }
         }
-        if !s.clients.is_empty() && !s.clients.contains_key(&step.client) {
-            if !matches!(step.action, Action::Wait(_)) {
-                p(
-                    field.clone(),
-                    format!("client `{}` is not declared in `clients`", step.client),
-                );
-            }
+        if !s.clients.is_empty()
+            && !s.clients.contains_key(&step.client)
+            && !matches!(step.action, Action::Wait(_))
+        {
+            p(
+                field.clone(),
+                format!("client `{}` is not declared in `clients`", step.client),
+            );
         }
     }
     out

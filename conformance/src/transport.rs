@@ -209,10 +209,8 @@ where
     let downstream = async {
         while let Some(Ok(msg)) = source.next().await {
             match msg {
-                Message::Binary(b) => {
-                    if pipe_write.write_all(&b).await.is_err() {
-                        return;
-                    }
+                Message::Binary(b) if pipe_write.write_all(&b).await.is_err() => {
+                    return;
                 }
                 Message::Close(_) => break,
                 _ => {}
