@@ -14,8 +14,10 @@ mod errors;
 mod generators;
 mod malformed;
 mod roundtrip;
+mod snapshots;
 mod streaming;
 mod sweeps;
+mod vectors;
 
 use std::fmt::Write as _;
 
@@ -114,4 +116,22 @@ fn to_hex(bytes: &[u8]) -> String {
         write!(out, "{b:02X}").expect("writing to a String cannot fail");
     }
     out
+}
+
+/// Parses hex pairs, ignoring whitespace and anything from `#` to the end of a line.
+fn from_hex(text: &str) -> Vec<u8> {
+    let digits: Vec<u8> = text
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or_default())
+        .flat_map(str::bytes)
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    assert!(digits.len() % 2 == 0, "odd number of hex digits");
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let pair = std::str::from_utf8(pair).expect("ASCII hex digits");
+            u8::from_str_radix(pair, 16).expect("hex digits")
+        })
+        .collect()
 }
