@@ -22,7 +22,7 @@ mod vectors;
 use std::fmt::Write as _;
 
 use mqtt_codec::bytes::BytesMut;
-use mqtt_codec::{Decoded, Decoder, Error, Packet, ProtocolVersion};
+use mqtt_codec::{Borrowed, Decoded, Decoder, Error, Packet, ProtocolVersion};
 
 /// Every protocol level, oldest first.
 const VERSIONS: [ProtocolVersion; 3] = [
@@ -42,7 +42,11 @@ fn decode_one(version: ProtocolVersion, bytes: &[u8]) -> Result<Packet, Error> {
 }
 
 /// [`decode_one`] with a configured decoder.
+///
+/// [`Decoder::decode_borrowed`] must agree with [`Decoder::decode`] on every input: the same
+/// packet taking the same bytes, or the same error.
 fn decode_one_with(mut decoder: Decoder, bytes: &[u8]) -> Result<Packet, Error> {
+    let borrowed = decoder.clone().decode_borrowed(bytes);
     let mut buf = BytesMut::from(bytes);
     let result = decoder.decode(&mut buf);
     let rest = match &result {
@@ -55,6 +59,21 @@ fn decode_one_with(mut decoder: Decoder, bytes: &[u8]) -> Result<Packet, Error> 
         to_hex(rest),
         "the decoder left the wrong bytes after {result:?}"
     );
+    let taken = bytes.len() - rest.len();
+    match (&result, borrowed) {
+        (Ok(Decoded::Packet(Packet::Publish(owned))), Ok(Borrowed::Publish(r, n))) => {
+            assert_eq!(
+                (&r.to_owned(), n),
+                (owned, taken),
+                "decode_borrowed differs"
+            );
+        }
+        (Ok(Decoded::Packet(owned)), Ok(Borrowed::Packet(p, n))) => {
+            assert_eq!((&p, n), (owned, taken), "decode_borrowed differs");
+        }
+        (Err(e), Err(f)) => assert_eq!(e, &f, "decode_borrowed gives another error"),
+        (owned, borrowed) => panic!("decode gives {owned:?}, decode_borrowed {borrowed:?}"),
+    }
     result.map(|decoded| match decoded {
         Decoded::Packet(packet) => packet,
         Decoded::Incomplete => unreachable!("handled above"),

@@ -3,10 +3,11 @@
 //!
 //! Decoding goes through `Decoder::decode` on a `BytesMut` that holds the packet followed by a
 //! PINGREQ, so the test also sees that the decoder takes exactly the packet's bytes; the size
-//! `encoded_len` announces must be the size `encode` writes.
+//! `encoded_len` announces must be the size `encode` writes. `Decoder::decode_borrowed` must
+//! read the same packet.
 
 use mqtt_codec::bytes::BytesMut;
-use mqtt_codec::{Decoded, Decoder, Packet, ProtocolVersion};
+use mqtt_codec::{Borrowed, Decoded, Decoder, Packet, ProtocolVersion};
 use proptest::prelude::*;
 
 use crate::encode;
@@ -31,6 +32,13 @@ fn round_trip(packet: &Packet, version: ProtocolVersion) -> Result<(), TestCaseE
         decoder.decode(&mut buf),
         Ok(Decoded::Packet(Packet::PingReq))
     );
+    // The borrowing decoder reads the same packet from the same bytes.
+    let borrowed = match Decoder::new(version).decode_borrowed(&bytes) {
+        Ok(Borrowed::Publish(p, n)) => (Packet::Publish(p.to_owned()), n),
+        Ok(Borrowed::Packet(p, n)) => (p, n),
+        other => return Err(TestCaseError::fail(format!("decode_borrowed: {other:?}"))),
+    };
+    prop_assert_eq!(borrowed, (packet.clone(), bytes.len()));
     // Decoding is deterministic and the encoding canonical: the decoded packet re-encodes to
     // the same bytes.
     prop_assert_eq!(encode(packet, version), bytes);
