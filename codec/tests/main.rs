@@ -7,9 +7,12 @@
 //! - `snapshots`: insta snapshots of the canonical encoding of every packet type and level.
 //! - `sweeps`: every value of each one-byte field, expecting a packet or a specific error.
 //! - `errors`: the reason code and normative statement each error maps to.
+//! - `encoding`: what the encoder refuses and what it writes without validating; the tokio
+//!   adapter.
 //!
 //! `generators` holds the proptest strategies for valid packets that the first two share.
 
+mod encoding;
 mod errors;
 mod generators;
 mod malformed;
