@@ -15,6 +15,8 @@ pub mod coverage;
 pub mod error;
 pub mod exec;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod matcher;
 pub mod packets;
 pub mod profile;

@@ -182,3 +182,24 @@ fn redact_json(v: &mut serde_json::Value) {
         _ => {}
     }
 }
+
+#[tokio::test]
+async fn websocket_transport_runs_scenarios() {
+    let config = mqtt_reference_broker::Config {
+        websocket: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        ..mqtt_reference_broker::Config::default()
+    };
+    let broker = mqtt_reference_broker::start(config).await.unwrap();
+    let ws = broker.ws_addr().unwrap();
+    let target = Target::parse(
+        &format!("ws://{ws}/mqtt"),
+        &mqtt_conformance::transport::TlsOptions::default(),
+    )
+    .unwrap();
+    let dir = scenario_dir(&[("demo/good.yaml", GOOD)]);
+    let report = run(&dir, target, &reference()).await;
+    broker.shutdown().await;
+    for r in &report.results {
+        assert_eq!(r.outcome, Outcome::Pass, "{r:?}");
+    }
+}
