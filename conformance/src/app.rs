@@ -17,6 +17,22 @@ use crate::scenario::{self, Version};
 use crate::transport::{Target, TlsOptions};
 use crate::{catalogue, coverage, exit};
 
+/// `println!` that ignores a closed stdout (`mqtt-conformance list | head`) instead of panicking.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `print!` that ignores a closed stdout.
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($t)*);
+    }};
+}
+
 /// The default per-step timeout, before `--timeout-scale`.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -29,7 +45,7 @@ pub fn main(cli: Cli) -> i32 {
         Command::Coverage(args) => coverage_command(&args),
         Command::Lint(args) => lint(&args.paths),
         Command::Schema => {
-            print!("{}", scenario::schema_json());
+            out!("{}", scenario::schema_json());
             Ok(exit::SUCCESS)
         }
     };
@@ -135,7 +151,7 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
             std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
         }
     };
-    print!(
+    out!(
         "{}",
         report::terminal(
             &report,
@@ -155,7 +171,7 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
     if let Some(p) = &args.report {
         write(p, &report::html(&report))?;
     }
-    println!("wall time: {:.2}s", report.duration.as_secs_f64());
+    outln!("wall time: {:.2}s", report.duration.as_secs_f64());
     Ok(if report.failed() {
         exit::FAILURES
     } else {
@@ -231,7 +247,7 @@ fn list(args: &ListArgs) -> Result<i32, Error> {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&items).unwrap_or_default()
         );
@@ -240,7 +256,7 @@ fn list(args: &ListArgs) -> Result<i32, Error> {
             let s = &l.scenario;
             let vs: Vec<&str> = s.versions.iter().map(|v| v.key()).collect();
             let st: Vec<&str> = s.statements.all().map(|(_, id)| id.as_str()).collect();
-            println!(
+            outln!(
                 "{:<44} {:<11} {:<40} {}",
                 s.id,
                 vs.join(","),
@@ -248,7 +264,7 @@ fn list(args: &ListArgs) -> Result<i32, Error> {
                 s.title
             );
         }
-        println!("{} scenarios", corpus.len());
+        outln!("{} scenarios", corpus.len());
     }
     Ok(exit::SUCCESS)
 }
@@ -300,7 +316,7 @@ fn explain(args: &ExplainArgs) -> Result<i32, Error> {
             let _ = writeln!(out, "  {line}");
         }
     }
-    print!("{out}");
+    out!("{out}");
     Ok(exit::SUCCESS)
 }
 
@@ -312,7 +328,7 @@ fn coverage_command(args: &ListArgs) -> Result<i32, Error> {
     )?;
     let cov = coverage::compute(&corpus, &versions(&args.mqtt_version));
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&cov).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&cov).unwrap_or_default());
         return Ok(exit::SUCCESS);
     }
     for c in &cov {
@@ -321,17 +337,19 @@ fn coverage_command(args: &ListArgs) -> Result<i32, Error> {
         } else {
             100.0 * c.covered as f64 / c.total as f64
         };
-        println!(
+        outln!(
             "MQTT {}: {} of {} wire-testable server statements checked ({pct:.1}%)",
-            c.version, c.covered, c.total
+            c.version,
+            c.covered,
+            c.total
         );
         if !c.uncovered.is_empty() {
-            println!("  not checked yet:");
+            outln!("  not checked yet:");
             for id in &c.uncovered {
                 let summary = catalogue::lookup(c.version.catalogue(), id)
                     .map(|s| s.summary)
                     .unwrap_or("");
-                println!("    {id:<16} {summary}");
+                outln!("    {id:<16} {summary}");
             }
         }
     }
@@ -346,9 +364,9 @@ fn lint(paths: &[std::path::PathBuf]) -> Result<i32, Error> {
     };
     let (loaded, problems) = corpus::parse_all(&sources);
     for p in &problems {
-        println!("{p}");
+        outln!("{p}");
     }
-    println!(
+    outln!(
         "{} files, {} scenarios, {} problems",
         sources.len(),
         loaded.len(),
