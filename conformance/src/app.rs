@@ -73,11 +73,8 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
             "--timeout-scale must be a positive number".into(),
         ));
     }
-    let corpus = select(
-        corpus::load(&args.corpus.paths)?,
-        &args.filter,
-        &versions(&args.mqtt_version),
-    )?;
+    let full = corpus::load(&args.corpus.paths)?;
+    let corpus = select(full.clone(), &args.filter, &versions(&args.mqtt_version))?;
     if corpus.is_empty() {
         return Err(Error::Usage("no scenario matches the selection".into()));
     }
@@ -143,7 +140,9 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
     if let Some(h) = broker {
         h.shutdown().await;
     }
-    let report = outcome?;
+    let mut report = outcome?;
+    // Stale entries are judged against the whole corpus, not the filtered selection.
+    report.warnings.extend(profile.stale(&full));
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

@@ -162,7 +162,7 @@ pub async fn run(
 ) -> Result<RunReport, crate::error::Error> {
     let started = SystemTime::now();
     let clock = Instant::now();
-    let mut warnings = profile.stale(corpus);
+    let mut warnings = Vec::new();
     let settings = Arc::new(opts.settings.clone());
 
     // Health check and version probe.
