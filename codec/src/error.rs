@@ -171,6 +171,9 @@ pub enum Error {
         /// The property.
         property: PropertyId,
     },
+    /// A 5.0 CONNECT with Authentication Data but no Authentication Method.
+    #[error("authentication data without an authentication method")]
+    AuthenticationDataWithoutMethod,
     /// A property value outside the range the spec allows.
     #[error("property {property} has the forbidden value {value}")]
     PropertyOutOfRange {
@@ -236,6 +239,7 @@ impl Error {
             | Self::RetainHandling3
             | Self::NoLocalOnSharedSubscription
             | Self::DuplicateProperty { .. }
+            | Self::AuthenticationDataWithoutMethod
             | Self::PropertyOutOfRange { .. } => ReasonCode::PROTOCOL_ERROR,
             Self::ReservedPacketType
             | Self::InvalidFlags { .. }

@@ -251,6 +251,9 @@ fn table() -> Vec<(
             None,
             None,
         ),
+        // 3.1.2.11.10: "It is a Protocol Error to include Authentication Data if there is no
+        // Authentication Method".
+        (Error::AuthenticationDataWithoutMethod, PROTOCOL, None, None),
         // 3.3.2.3.4: Topic Alias 0 is answered with 0x94 Topic Alias invalid.
         (
             Error::PropertyOutOfRange {

@@ -10,8 +10,9 @@
 use mqtt_codec::bytes::Bytes;
 use mqtt_codec::{
     Auth, ByteString, ConnAck, Connect, Disconnect, Packet, Properties, Property, PropertyContext,
-    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, RetainHandling,
-    SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
+    PropertyId, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode,
+    RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
+    Will,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -434,7 +435,14 @@ pub(crate) fn properties(context: PropertyContext) -> BoxedStrategy<Properties> 
                 .collect::<Vec<_>>()
         })
         .prop_shuffle()
-        .prop_map(Properties::from)
+        .prop_map(move |mut list| {
+            // Authentication Data needs an Authentication Method in CONNECT (3.1.2.11.10).
+            let has = |list: &[Property], id| list.iter().any(|p| p.id() == PropertyId(id));
+            if context == PropertyContext::Connect && has(&list, 0x16) && !has(&list, 0x15) {
+                list.push(Property::AuthenticationMethod("SCRAM".into()));
+            }
+            Properties::from(list)
+        })
         .boxed()
 }
 

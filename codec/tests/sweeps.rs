@@ -402,6 +402,10 @@ fn every_property_identifier_in_every_property_list() {
                     }),
                     "{what}"
                 ),
+                // Authentication Data needs an Authentication Method in CONNECT (3.1.2.11.10).
+                Some(_) if id == 0x16 && host.context == PropertyContext::Connect => {
+                    assert_eq!(got, Err(Error::AuthenticationDataWithoutMethod), "{what}");
+                }
                 Some(p) => {
                     let packet = got.unwrap_or_else(|e| panic!("{what}: {e:?}"));
                     assert_eq!((host.properties)(&packet).to_vec(), vec![p], "{what}");

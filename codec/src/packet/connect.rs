@@ -6,7 +6,7 @@ use bytestring::ByteString;
 use super::QoS;
 use crate::error::Error;
 use crate::primitives::{Reader, binary_len, put_binary};
-use crate::properties::{self, Properties, PropertyContext};
+use crate::properties::{self, Properties, PropertyContext, PropertyId};
 use crate::topic;
 use crate::version::ProtocolVersion;
 
@@ -102,6 +102,13 @@ impl Connect {
         } else {
             Properties::new()
         };
+        // "It is a Protocol Error to include Authentication Data if there is no Authentication
+        // Method" (5.0 3.1.2.11.10).
+        if properties.contains(PropertyId::AUTHENTICATION_DATA)
+            && !properties.contains(PropertyId::AUTHENTICATION_METHOD)
+        {
+            return Err(Error::AuthenticationDataWithoutMethod);
+        }
         let client_id = r.string("client identifier")?;
         let will = if will_flag {
             let properties = if protocol.is_v5() {

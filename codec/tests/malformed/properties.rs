@@ -506,6 +506,21 @@ pub(super) fn cases() -> Vec<Case> {
             },
         ),
         case(
+            "authentication_data_without_method",
+            V5,
+            &[
+                0x10, 0x12, // CONNECT; remaining length 18
+                0x00, 0x04, b'M', b'Q', b'T', b'T', // protocol name "MQTT"
+                0x05, // protocol level 5
+                0x02, // flags: clean start
+                0x00, 0x3C, // keep alive 60
+                0x04, // property length 4
+                0x16, 0x00, 0x01, b'x', // Authentication Data "x", no Authentication Method
+                0x00, 0x01, b'c', // client identifier "c"
+            ],
+            Error::AuthenticationDataWithoutMethod,
+        ),
+        case(
             "response_topic_with_wildcard",
             V5,
             &[
