@@ -113,9 +113,9 @@ macro_rules! streaming {
 }
 
 streaming! {
-    byte_at_a_time_v3_1, chunks_v3_1: V3_1;
-    byte_at_a_time_v3_1_1, chunks_v3_1_1: V3_1_1;
-    byte_at_a_time_v5_0, chunks_v5_0: V5_0;
+    byte_at_a_time_decodes_as_whole_in_3_1, chunks_decode_as_whole_in_3_1: V3_1;
+    byte_at_a_time_decodes_as_whole_in_3_1_1, chunks_decode_as_whole_in_3_1_1: V3_1_1;
+    byte_at_a_time_decodes_as_whole_in_5_0, chunks_decode_as_whole_in_5_0: V5_0;
 }
 
 /// A fixed header that is still being received is Incomplete, including the longest one.
