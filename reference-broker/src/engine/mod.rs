@@ -27,6 +27,7 @@ mod keepalive;
 mod message;
 mod retained;
 mod session;
+mod timers;
 mod topics;
 mod will;
 
@@ -52,6 +53,7 @@ use keepalive::KeepAlive;
 use message::Message;
 use retained::Retained;
 use session::Session;
+use timers::Timers;
 use topics::{SubEntry, SubscriptionTree};
 use will::PendingWills;
 
@@ -81,6 +83,15 @@ pub enum Event {
         /// The connection.
         conn: ConnId,
     },
+}
+
+/// What a deadline in [`Engine::timers`] is for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Timer {
+    /// The connect timeout before CONNACK, the keep alive after.
+    Conn(ConnId),
+    /// An offline session's expiry.
+    Session(ByteString),
 }
 
 /// Why a connection is being closed, which decides what happens to its will.
@@ -147,6 +158,8 @@ pub struct Engine {
     subs: SubscriptionTree,
     retained: Retained,
     wills: PendingWills,
+    /// Connect timeouts, keep alives and session expiries, ordered by deadline.
+    timers: Timers<Timer>,
     next_conn: u64,
     next_assigned: u64,
 }
@@ -164,6 +177,7 @@ impl Engine {
             subs: SubscriptionTree::default(),
             retained: Retained::default(),
             wills: PendingWills::default(),
+            timers: Timers::default(),
             next_conn: 0,
             next_assigned: 0,
         }
@@ -198,6 +212,10 @@ impl Engine {
                 connect_expiry: 0,
                 pending: None,
             },
+        );
+        self.timers.set(
+            Timer::Conn(id),
+            now.checked_add(self.limits.connect_timeout),
         );
         self.outbox.insert(
             id,
@@ -278,57 +296,53 @@ impl Engine {
     }
 
     /// Runs every timer due at `now`: connect timeouts, keep alive, session expiry, delayed
-    /// wills.
+    /// wills. Only due timers are visited, so idle connections cost nothing here.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let timeout = self.limits.connect_timeout;
-        let mut expired = Vec::new();
-        for (id, c) in &self.conns {
-            let deadline = match c.state {
-                ConnState::Connected => c.keep_alive.deadline(),
-                _ => c.opened.checked_add(timeout),
-            };
-            if deadline.is_some_and(|d| d <= now) {
-                expired.push((*id, c.state == ConnState::Connected));
+        while let Some(timer) = self.timers.pop_due(now) {
+            match timer {
+                Timer::Conn(id) => {
+                    let Some(c) = self.conns.get(&id) else {
+                        continue;
+                    };
+                    let connected = c.state == ConnState::Connected;
+                    // Keep alive is re-armed lazily: a packet since the timer was set moved
+                    // the real deadline later.
+                    match self.conn_deadline(c) {
+                        Some(at) if at > now => {
+                            self.timers.set(Timer::Conn(id), Some(at));
+                            continue;
+                        }
+                        None => continue,
+                        Some(_) => {}
+                    }
+                    if connected {
+                        tracing::debug!(conn = id.0, "keep alive expired");
+                        let code = ReasonCode::KEEP_ALIVE_TIMEOUT;
+                        self.send_disconnect(id, code, "keep alive timeout");
+                    }
+                    self.close(id, CloseKind::Abnormal, now);
+                }
+                Timer::Session(client) => {
+                    let due = self.sessions.get(&client).is_some_and(|s| {
+                        s.conn.is_none() && s.expires_at.is_some_and(|t| t <= now)
+                    });
+                    if due {
+                        self.end_session(&client, now);
+                    }
+                }
             }
-        }
-        expired.sort();
-        for (id, connected) in expired {
-            if connected {
-                tracing::debug!(conn = id.0, "keep alive expired");
-                self.send_disconnect(id, ReasonCode::KEEP_ALIVE_TIMEOUT, "keep alive timeout");
-            }
-            self.close(id, CloseKind::Abnormal, now);
-        }
-        let mut ended: Vec<ByteString> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.conn.is_none() && s.expires_at.is_some_and(|t| t <= now))
-            .map(|(c, _)| c.clone())
-            .collect();
-        ended.sort();
-        for client in ended {
-            self.end_session(&client, now);
         }
         for msg in self.wills.due(now) {
             self.publish_will(msg, now);
         }
     }
 
-    /// The next instant `handle_timeout` has work, if any.
+    /// The next instant `handle_timeout` has work, if any. A busy connection's keep alive may
+    /// make this earlier than needed (see `handle_timeout`), never later.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let timeout = self.limits.connect_timeout;
-        let conns = self.conns.values().filter_map(|c| match c.state {
-            ConnState::Connected => c.keep_alive.deadline(),
-            _ => c.opened.checked_add(timeout),
-        });
-        let sessions = self
-            .sessions
-            .values()
-            .filter(|s| s.conn.is_none())
-            .filter_map(|s| s.expires_at);
-        conns
-            .chain(sessions)
-            .chain(self.wills.next_deadline())
+        [self.timers.next(), self.wills.next_deadline()]
+            .into_iter()
+            .flatten()
             .min()
     }
 
@@ -614,6 +628,9 @@ impl Engine {
             c.keep_alive = KeepAlive::new(keep_alive, now);
             c.connect_expiry = expiry;
         }
+        let deadline = self.conns.get(&conn).and_then(|c| self.conn_deadline(c));
+        self.timers.set(Timer::Conn(conn), deadline);
+        self.timers.remove(&Timer::Session(client_id.clone()));
         let mut ack = ConnAck::new(session_present, ReasonCode::SUCCESS);
         if v5 {
             let l = &self.limits;
@@ -1226,6 +1243,7 @@ impl Engine {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
+        self.timers.remove(&Timer::Conn(conn));
         match self.outbox.get_mut(&conn) {
             Some(o) if !o.buf.is_empty() => o.closed = true,
             _ => {
@@ -1274,6 +1292,7 @@ impl Engine {
         } else if expiry != u32::MAX {
             if let Some(s) = self.sessions.get_mut(&client) {
                 s.expires_at = now.checked_add(Duration::from_secs(u64::from(expiry)));
+                self.timers.set(Timer::Session(client), s.expires_at);
             }
         }
     }
@@ -1287,6 +1306,7 @@ impl Engine {
     }
 
     fn remove_session(&mut self, client: &ByteString) {
+        self.timers.remove(&Timer::Session(client.clone()));
         if let Some(s) = self.sessions.remove(client) {
             for filter in s.subscriptions.keys() {
                 self.subs.remove(filter, client);
@@ -1297,6 +1317,15 @@ impl Engine {
     fn publish_will(&mut self, msg: Arc<Message>, now: Instant) {
         tracing::debug!(topic = %msg.topic, "publishing will");
         self.distribute(msg, now);
+    }
+
+    /// When `c` is to be closed if nothing changes: the connect timeout before CONNACK, the
+    /// keep alive after.
+    fn conn_deadline(&self, c: &Conn) -> Option<Instant> {
+        match c.state {
+            ConnState::Connected => c.keep_alive.deadline(),
+            _ => c.opened.checked_add(self.limits.connect_timeout),
+        }
     }
 
     // ----- output -----
@@ -1372,6 +1401,12 @@ impl Engine {
                 }
             }
         }
+        for (client, s) in &self.sessions {
+            let armed = self.timers.get(&Timer::Session(client.clone()));
+            if s.conn.is_none() && armed != s.expires_at {
+                return Err(format!("{client}: expiry timer does not match the session"));
+            }
+        }
         let stored: usize = self.sessions.values().map(|s| s.subscriptions.len()).sum();
         if stored != self.subs.len() {
             return Err(format!(
@@ -1380,6 +1415,15 @@ impl Engine {
             ));
         }
         for (id, c) in &self.conns {
+            let armed = self.timers.get(&Timer::Conn(*id));
+            let due = self.conn_deadline(c);
+            // Lazy re-arming lets the timer be early, never late or missing.
+            if due.is_some_and(|due| armed.is_none_or(|armed| armed > due)) {
+                return Err(format!(
+                    "connection {}: timer later than its deadline",
+                    id.0
+                ));
+            }
             if let Some(client) = &c.client_id {
                 if self.sessions.get(client).and_then(|s| s.conn) != Some(*id) {
                     return Err(format!("connection {} lost its session", id.0));

@@ -13,44 +13,37 @@ use std::time::Instant;
 use mqtt_codec::ByteString;
 
 use super::message::Message;
+use super::timers::Timers;
 
-/// A will waiting for its delay.
-#[derive(Debug)]
-pub(crate) struct PendingWill {
-    pub(crate) at: Instant,
-    pub(crate) msg: Arc<Message>,
-}
-
-/// Wills waiting for their delay, by client id.
+/// Wills waiting for their delay, by client id, with their deadlines in time order.
 #[derive(Debug, Default)]
 pub(crate) struct PendingWills {
-    by_client: HashMap<ByteString, PendingWill>,
+    by_client: HashMap<ByteString, Arc<Message>>,
+    deadlines: Timers<ByteString>,
 }
 
 impl PendingWills {
     /// Schedules `msg` for `client` at `at`, replacing any earlier one.
     pub(crate) fn schedule(&mut self, client: ByteString, at: Instant, msg: Arc<Message>) {
-        self.by_client.insert(client, PendingWill { at, msg });
+        self.deadlines.set(client.clone(), Some(at));
+        self.by_client.insert(client, msg);
     }
 
     /// Removes and returns `client`'s pending will.
     pub(crate) fn take(&mut self, client: &ByteString) -> Option<Arc<Message>> {
-        self.by_client.remove(client).map(|w| w.msg)
+        self.deadlines.remove(client);
+        self.by_client.remove(client)
     }
 
-    /// Removes and returns every will due at `now`.
+    /// Removes and returns every will due at `now`, earliest first.
     pub(crate) fn due(&mut self, now: Instant) -> Vec<Arc<Message>> {
-        let due: Vec<ByteString> = self
-            .by_client
-            .iter()
-            .filter(|(_, w)| w.at <= now)
-            .map(|(c, _)| c.clone())
-            .collect();
-        due.iter().filter_map(|c| self.take(c)).collect()
+        std::iter::from_fn(|| self.deadlines.pop_due(now))
+            .filter_map(|client| self.by_client.remove(&client))
+            .collect()
     }
 
     /// The earliest deadline.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.by_client.values().map(|w| w.at).min()
+        self.deadlines.next()
     }
 }

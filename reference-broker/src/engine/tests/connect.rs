@@ -309,6 +309,36 @@ fn keep_alive_closes_after_one_and_a_half_times_the_interval() {
 }
 
 #[test]
+fn idle_connections_without_keep_alive_leave_no_timer_armed() {
+    let mut h = Harness::new();
+    let conns: Vec<_> = (0..1_000)
+        .map(|i| {
+            let mut connect = Connect::new(V311, format!("idle-{i}"));
+            connect.keep_alive = 0;
+            h.connect_with(connect).0
+        })
+        .collect();
+    assert_eq!(h.engine.poll_timeout(), None);
+    h.advance_secs(3600);
+    assert!(conns.iter().all(|c| !h.is_closed(*c)));
+}
+
+#[test]
+fn the_next_timeout_is_the_earliest_keep_alive_deadline() {
+    let mut h = Harness::new();
+    let start = h.now;
+    for (id, keep_alive) in [("slow", 60), ("fast", 2), ("mid", 10)] {
+        let mut connect = Connect::new(V5, id);
+        connect.keep_alive = keep_alive;
+        h.connect_with(connect);
+    }
+    assert_eq!(
+        h.engine.poll_timeout(),
+        Some(start + std::time::Duration::from_secs(3))
+    );
+}
+
+#[test]
 fn server_keep_alive_is_sent_when_the_broker_caps_it() {
     let limits = crate::config::Limits {
         max_keep_alive: Some(30),
