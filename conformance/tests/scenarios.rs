@@ -1,0 +1,127 @@
+//! Every scenario of the built-in corpus, under each version it lists, as its own named test
+//! (`connect::second-connect-closes@5.0`) against one in-process reference broker.
+//!
+//! The reference broker is the oracle the corpus is proven on: each run must pass outright
+//! (non-strict counts as a failure here, since the reference broker follows every SHOULD).
+//! `cargo test -p mqtt-conformance --test scenarios -- qos2` runs a slice.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use mqtt_conformance::corpus::{self, Loaded};
+use mqtt_conformance::exec::{self, Settings, Verdict};
+use mqtt_conformance::transport::Target;
+
+/// The per-step timeout the CLI uses by default.
+const STEP_TIMEOUT: Duration = Duration::from_secs(3);
+
+fn main() {
+    let args = Arguments::from_args();
+    let (corpus, problems) = corpus::parse_all(&corpus::embedded_sources());
+    let runtime = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime"),
+    );
+    let broker = runtime
+        .block_on(mqtt_reference_broker::start(
+            mqtt_reference_broker::Config::default(),
+        ))
+        .expect("the reference broker starts");
+    let settings = Arc::new(Settings {
+        target: Target::tcp(broker.tcp_addr()),
+        step_timeout: STEP_TIMEOUT,
+        scale: 1.0,
+        credentials: None,
+    });
+    // Exclusive scenarios take the write side: they run while nothing else does.
+    let exclusive = Arc::new(RwLock::new(()));
+
+    let mut trials: Vec<Trial> = problems
+        .into_iter()
+        .map(|p| {
+            let name = format!("lint::{}", p.path);
+            let message = p.to_string();
+            Trial::test(name, move || Err(Failed::from(message)))
+        })
+        .collect();
+    for (n, loaded) in corpus.into_iter().enumerate() {
+        let loaded = Arc::new(loaded);
+        for &version in &loaded.scenario.versions {
+            let name = format!("{}::{}@{version}", loaded.area, loaded.scenario.id);
+            let (loaded, runtime, settings, exclusive) = (
+                Arc::clone(&loaded),
+                Arc::clone(&runtime),
+                Arc::clone(&settings),
+                Arc::clone(&exclusive),
+            );
+            let tag = format!("t{n}v{}", u8::from(version.is_v5()));
+            trials.push(Trial::test(name, move || {
+                run_one(&loaded, version, &tag, &runtime, &settings, &exclusive)
+            }));
+        }
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
+    runtime.block_on(broker.shutdown());
+    conclusion.exit();
+}
+
+fn run_one(
+    loaded: &Loaded,
+    version: mqtt_conformance::scenario::Version,
+    tag: &str,
+    runtime: &tokio::runtime::Runtime,
+    settings: &Settings,
+    exclusive: &RwLock<()>,
+) -> Result<(), Failed> {
+    let scenario = &loaded.scenario;
+    // A poisoned lock only means another test panicked; the broker is still usable.
+    let _guard = if scenario.exclusive {
+        Guard::Write(exclusive.write().unwrap_or_else(|e| e.into_inner()))
+    } else {
+        Guard::Read(exclusive.read().unwrap_or_else(|e| e.into_inner()))
+    };
+    let execution = runtime.block_on(exec::execute(scenario, version, tag, settings));
+    match execution.verdict {
+        Verdict::Pass => Ok(()),
+        Verdict::NonStrict(reasons) => Err(format!(
+            "{}: the reference broker did not follow a SHOULD:\n  {}",
+            loaded.path,
+            reasons.join("\n  ")
+        )
+        .into()),
+        Verdict::Fail(failure) => Err(format!(
+            "{} failed at step {} ({})\n  expected: {}\n  arrived:  {}\n  {}\ntranscript:\n{}",
+            loaded.path,
+            failure.step + 1,
+            failure.step_desc,
+            failure.expected,
+            failure.arrived,
+            failure.diff.join("\n  "),
+            transcript(&execution.transcript),
+        )
+        .into()),
+        Verdict::Error(message) => Err(format!("{}: harness error: {message}", loaded.path).into()),
+    }
+}
+
+/// Keeps whichever side of the exclusive lock a test holds for as long as it runs.
+enum Guard<'a> {
+    Read(#[expect(dead_code, reason = "held for its drop")] std::sync::RwLockReadGuard<'a, ()>),
+    Write(#[expect(dead_code, reason = "held for its drop")] std::sync::RwLockWriteGuard<'a, ()>),
+}
+
+fn transcript(entries: &[mqtt_conformance::client::Entry]) -> String {
+    entries
+        .iter()
+        .map(|e| {
+            format!(
+                "  {:>6} ms  {:<8} {:?}  {}",
+                e.at_ms, e.client, e.dir, e.what
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
