@@ -47,6 +47,12 @@ pub struct Limits {
     /// before new ones are dropped. Default 1,000, as mosquitto: bounded memory for slow or
     /// offline clients.
     pub max_queued_messages: usize,
+    /// Bytes encoded for one connection that its socket has not taken yet (in the engine, or
+    /// handed to the shell and not confirmed by [`crate::Engine::handle_written`]). Beyond
+    /// it, QoS 0 messages for that client are dropped and QoS 1/2 ones wait in its session
+    /// queue, so a client that stops reading costs bounded memory. Default 1 MiB: about 10,000
+    /// small messages, enough to ride out a slow reader's hiccups.
+    pub max_outbound_buffer: usize,
     /// How long a network connection may stay open without a CONNECT. Default 10 s.
     pub connect_timeout: Duration,
     /// Highest Session Expiry Interval granted, in seconds; `None` keeps the client's value.
@@ -77,6 +83,7 @@ impl Default for Limits {
             outbound_inflight_v3: 100,
             max_keep_alive: None,
             max_queued_messages: 1000,
+            max_outbound_buffer: 1024 * 1024,
             connect_timeout: Duration::from_secs(10),
             max_session_expiry_interval: None,
             response_information: Some("response/".to_owned()),
@@ -129,7 +136,7 @@ impl Config {
     /// `password_file`, `allow_anonymous`, `max_packet_size`, `max_qos`, `retain_available`,
     /// `wildcard_subscription_available`, `subscription_identifiers_available`,
     /// `shared_subscription_available`, `topic_alias_maximum`, `receive_maximum`,
-    /// `max_keep_alive`, `max_queued_messages`, `connect_timeout_secs`.
+    /// `max_keep_alive`, `max_queued_messages`, `max_outbound_buffer`, `connect_timeout_secs`.
     pub fn from_file(path: &std::path::Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigIo {
             path: path.to_owned(),
@@ -191,6 +198,9 @@ impl Config {
                         "max_keep_alive" => l.max_keep_alive = Some(n16()?),
                         "max_queued_messages" => {
                             l.max_queued_messages = usize::try_from(num).unwrap_or(usize::MAX);
+                        }
+                        "max_outbound_buffer" => {
+                            l.max_outbound_buffer = usize::try_from(num).unwrap_or(usize::MAX);
                         }
                         "connect_timeout_secs" => l.connect_timeout = Duration::from_secs(num),
                         _ => return Err(bad("unknown key")),

@@ -430,6 +430,8 @@ impl Driver {
         }
         let mut replies = Vec::new();
         while let Some((conn, data)) = self.engine.poll_transmit() {
+            // Fake clients read everything at once.
+            self.engine.handle_written(conn, data.len(), self.now);
             let Some(slot) = self
                 .clients
                 .iter()

@@ -217,3 +217,48 @@ async fn serves_mqtt_over_tls_with_a_pem_certificate() {
     broker.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_loses_qos_0_messages_instead_of_growing_memory() {
+    let mut config = Config::default();
+    config.limits.max_outbound_buffer = 64 * 1024;
+    let broker = start(config).await.unwrap();
+    let version = ProtocolVersion::V5_0;
+    let mut sub = Client::connect(broker.tcp_addr(), version, "slow").await;
+    sub.send(Subscribe::single(1, "flood", QoS::AtMostOnce))
+        .await;
+    assert!(matches!(sub.recv().await, Some(Packet::SubAck(_))));
+    sub.send(Subscribe::single(2, "marker", QoS::AtLeastOnce))
+        .await;
+    assert!(matches!(sub.recv().await, Some(Packet::SubAck(_))));
+    // The subscriber reads nothing while 64 MiB are published: far more than the socket
+    // buffers and the broker's 64 KiB budget hold.
+    let mut publisher = Client::connect(broker.tcp_addr(), version, "fast").await;
+    const SENT: usize = 64 * 1024;
+    let payload = bytes::Bytes::from(vec![b'x'; 1024]);
+    let mut batch = BytesMut::new();
+    for _ in 0..SENT {
+        let p = Packet::from(Publish::new("flood", payload.clone()));
+        p.encode(version, &mut batch).unwrap();
+        if batch.len() > 256 * 1024 {
+            publisher.stream.write_all(&batch.split()).await.unwrap();
+        }
+    }
+    publisher.stream.write_all(&batch).await.unwrap();
+    // The broker still serves the publisher, and queues the QoS 1 marker behind the flood.
+    let mut marker = Publish::new("marker", "end");
+    marker.qos = QoS::AtLeastOnce;
+    marker.packet_id = 1;
+    publisher.send(marker).await;
+    assert!(matches!(publisher.recv().await, Some(Packet::PubAck(_))));
+    let mut received = 0;
+    loop {
+        match sub.recv().await {
+            Some(Packet::Publish(p)) if &*p.topic == "flood" => received += 1,
+            Some(Packet::Publish(p)) if &*p.topic == "marker" => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(received < SENT, "all {received} messages were buffered");
+    broker.shutdown().await;
+}

@@ -7,7 +7,8 @@
 //!   [`ConnId`]), [`Engine::handle_data`] (bytes read from it), [`Engine::handle_packet`] (an
 //!   already decoded packet), [`Engine::handle_disconnect`] (the peer closed or the socket
 //!   failed) and [`Engine::handle_timeout`];
-//! - outputs: [`Engine::poll_transmit`] (bytes to write to a connection),
+//! - outputs: [`Engine::poll_transmit`] (bytes to write to a connection; the shell reports
+//!   them written with [`Engine::handle_written`]),
 //!   [`Engine::poll_event`] (close a connection, after writing what `poll_transmit` gave for
 //!   it) and [`Engine::poll_timeout`] (when to call `handle_timeout` next).
 //!
@@ -143,6 +144,15 @@ struct Outbox {
     max_packet_size: u32,
     queued: bool,
     closed: bool,
+    /// Bytes handed out by `poll_transmit` that the shell has not reported written.
+    unwritten: usize,
+}
+
+impl Outbox {
+    /// Whether more than `limit` bytes wait for the socket: the client reads too slowly.
+    fn congested(&self, limit: usize) -> bool {
+        self.buf.len().saturating_add(self.unwritten) > limit
+    }
 }
 
 /// The broker: sessions, subscriptions, retained messages and every connection's protocol
@@ -225,6 +235,7 @@ impl Engine {
                 max_packet_size: u32::MAX,
                 queued: false,
                 closed: false,
+                unwritten: 0,
             },
         );
         id
@@ -295,6 +306,23 @@ impl Engine {
         }
     }
 
+    /// The shell wrote `len` bytes of what `poll_transmit` returned for `conn` to its socket.
+    /// Bytes not yet reported count against [`Limits::max_outbound_buffer`]; once below it,
+    /// messages held back for the client flow again.
+    pub fn handle_written(&mut self, conn: ConnId, len: usize, now: Instant) {
+        let limit = self.limits.max_outbound_buffer;
+        let Some(o) = self.outbox.get_mut(&conn) else {
+            return;
+        };
+        let was_congested = o.congested(limit);
+        o.unwritten = o.unwritten.saturating_sub(len);
+        if was_congested && !o.congested(limit) {
+            if let Some(client) = self.conns.get(&conn).and_then(|c| c.client_id.clone()) {
+                self.pump(&client, now);
+            }
+        }
+    }
+
     /// Runs every timer due at `now`: connect timeouts, keep alive, session expiry, delayed
     /// wills. Only due timers are visited, so idle connections cost nothing here.
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -354,6 +382,7 @@ impl Engine {
             };
             o.queued = false;
             let data = o.buf.split().freeze();
+            o.unwritten = o.unwritten.saturating_add(data.len());
             if o.closed {
                 self.outbox.remove(&conn);
             }
@@ -992,16 +1021,24 @@ impl Engine {
     }
 
     /// Hands one message to one session: sends it, or queues it (QoS 1/2) when the client is
-    /// offline or its window is full. QoS 0 messages for offline clients are dropped.
+    /// offline, its window is full or it reads too slowly (its outbound buffer is past
+    /// `max_outbound_buffer`). QoS 0 messages for offline or slow clients are dropped.
     fn deliver(&mut self, client: &ByteString, d: Delivery, now: Instant) {
         let max_queued = self.limits.max_queued_messages;
+        let limit = self.limits.max_outbound_buffer;
         let Some(s) = self.sessions.get_mut(client) else {
             return;
         };
         let conn = s.conn;
+        let congested = conn
+            .and_then(|c| self.outbox.get(&c))
+            .is_some_and(|o| o.congested(limit));
         if d.qos == QoS::AtMostOnce {
             if let Some(conn) = conn {
-                if !d.msg.expired(now) {
+                if congested {
+                    // The client does not read fast enough: QoS 0 is at most once.
+                    tracing::debug!(client = %client, "outbound buffer full, qos 0 dropped");
+                } else if !d.msg.expired(now) {
                     let p = build_publish(&d, 0, false, now);
                     self.send(conn, p.into());
                 }
@@ -1011,7 +1048,7 @@ impl Engine {
         let window = conn
             .and_then(|c| self.conns.get(&c))
             .map_or(0, |c| usize::from(c.window));
-        if s.outbound.queue.is_empty() && s.outbound.inflight.len() < window {
+        if s.outbound.queue.is_empty() && s.outbound.inflight.len() < window && !congested {
             if let Some(conn) = conn {
                 self.send_new(client, conn, d, now);
             }
@@ -1067,7 +1104,9 @@ impl Engine {
                 return;
             };
             let window = self.conns.get(&conn).map_or(0, |c| usize::from(c.window));
-            if s.outbound.inflight.len() >= window {
+            let limit = self.limits.max_outbound_buffer;
+            let congested = self.outbox.get(&conn).is_some_and(|o| o.congested(limit));
+            if s.outbound.inflight.len() >= window || congested {
                 return;
             }
             let Some(d) = s.outbound.queue.pop_front() else {

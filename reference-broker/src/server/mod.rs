@@ -3,6 +3,18 @@
 //! what it polls, and arms its next timer.
 //!
 //! Nothing protocol-related happens here: connection tasks move bytes, the engine decides.
+//!
+//! Backpressure, both ways, without the engine task ever waiting on a connection:
+//!
+//! - inbound, the channel into the engine task is bounded (`INPUT_CAPACITY`); a connection
+//!   task waits for room before it reads more, so a flooding client is slowed by TCP;
+//! - outbound, each connection task reports what it wrote (`Input::Written`) and the engine
+//!   counts the rest against `Limits::max_outbound_buffer`: past it, QoS 0 messages for that
+//!   client are dropped and QoS 1/2 ones wait in its session queue (bounded by
+//!   `max_queued_messages`). The per-connection channel stays unbounded so the engine task
+//!   never blocks on a slow client, but what it can hold is bounded by that budget plus the
+//!   acknowledgements of what the client sent, and a connection task blocked writing reads
+//!   nothing more.
 
 mod tls;
 mod ws;
@@ -60,7 +72,7 @@ impl BrokerHandle {
 /// Starts the broker on the current tokio runtime and returns once every listener is bound.
 pub async fn start(config: Config) -> Result<BrokerHandle, Error> {
     let (stop, stop_rx) = watch::channel(false);
-    let (input_tx, input_rx) = mpsc::unbounded_channel();
+    let (input_tx, input_rx) = mpsc::channel(INPUT_CAPACITY);
     let bind = |addr: SocketAddr| async move {
         TcpListener::bind(addr)
             .await
@@ -120,6 +132,8 @@ pub(crate) enum Input {
         reply: oneshot::Sender<(ConnId, mpsc::UnboundedReceiver<Output>)>,
     },
     Data(ConnId, Bytes),
+    /// The connection task wrote this many bytes of `Output::Data` to its socket.
+    Written(ConnId, usize),
     Closed(ConnId),
 }
 
@@ -140,7 +154,7 @@ enum Transport {
 async fn accept_loop(
     listener: TcpListener,
     transport: Transport,
-    input: mpsc::UnboundedSender<Input>,
+    input: mpsc::Sender<Input>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -174,19 +188,16 @@ async fn accept_loop(
 
 /// Registers a new connection with the engine task.
 pub(crate) async fn open(
-    input: &mpsc::UnboundedSender<Input>,
+    input: &mpsc::Sender<Input>,
 ) -> Option<(ConnId, mpsc::UnboundedReceiver<Output>)> {
     let (reply, rx) = oneshot::channel();
-    input.send(Input::Open { reply }).ok()?;
+    input.send(Input::Open { reply }).await.ok()?;
     rx.await.ok()
 }
 
 /// Moves bytes between a byte stream and the engine until either side closes.
-async fn serve_stream<S>(
-    stream: S,
-    input: mpsc::UnboundedSender<Input>,
-    mut stop: watch::Receiver<bool>,
-) where
+async fn serve_stream<S>(stream: S, input: mpsc::Sender<Input>, mut stop: watch::Receiver<bool>)
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let Some((id, mut out)) = open(&input).await else {
@@ -198,11 +209,11 @@ async fn serve_stream<S>(
         tokio::select! {
             read = reader.read_buf(&mut buf) => match read {
                 Ok(0) | Err(_) => {
-                    let _ = input.send(Input::Closed(id));
+                    let _ = input.send(Input::Closed(id)).await;
                     break;
                 }
                 Ok(_) => {
-                    if input.send(Input::Data(id, buf.split().freeze())).is_err() {
+                    if input.send(Input::Data(id, buf.split().freeze())).await.is_err() {
                         break;
                     }
                     if buf.capacity() < 1024 {
@@ -213,7 +224,10 @@ async fn serve_stream<S>(
             msg = out.recv() => match msg {
                 Some(Output::Data(data)) => {
                     if writer.write_all(&data).await.is_err() {
-                        let _ = input.send(Input::Closed(id));
+                        let _ = input.send(Input::Closed(id)).await;
+                        break;
+                    }
+                    if input.send(Input::Written(id, data.len())).await.is_err() {
                         break;
                     }
                 }
@@ -230,7 +244,7 @@ async fn serve_stream<S>(
 
 async fn run_engine(
     mut engine: Engine,
-    mut input: mpsc::UnboundedReceiver<Input>,
+    mut input: mpsc::Receiver<Input>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Output>> = HashMap::new();
@@ -284,6 +298,7 @@ fn apply(
             }
         }
         Input::Data(id, data) => engine.handle_data(id, &data, now),
+        Input::Written(id, len) => engine.handle_written(id, len, now),
         Input::Closed(id) => {
             engine.handle_disconnect(id, now);
             conns.remove(&id);
@@ -307,3 +322,7 @@ fn flush(engine: &mut Engine, conns: &mut HashMap<ConnId, mpsc::UnboundedSender<
         }
     }
 }
+
+/// Messages waiting for the engine task before connection tasks stop reading: enough to keep
+/// it busy between wake-ups (it takes up to 256 per turn), small enough to bound memory.
+const INPUT_CAPACITY: usize = 4096;

@@ -13,7 +13,7 @@ use super::{Input, Output, open};
 /// Serves one WebSocket connection.
 pub(crate) async fn serve(
     stream: TcpStream,
-    input: mpsc::UnboundedSender<Input>,
+    input: mpsc::Sender<Input>,
     mut stop: watch::Receiver<bool>,
 ) {
     #[expect(
@@ -45,21 +45,25 @@ pub(crate) async fn serve(
         tokio::select! {
             msg = source.next() => match msg {
                 Some(Ok(Message::Binary(data))) => {
-                    if input.send(Input::Data(id, data)).is_err() {
+                    if input.send(Input::Data(id, data)).await.is_err() {
                         break;
                     }
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
                 // Text frames are not allowed (MQTT-6.0.0-1): close.
                 Some(Ok(Message::Text(_) | Message::Close(_)) | Err(_)) | None => {
-                    let _ = input.send(Input::Closed(id));
+                    let _ = input.send(Input::Closed(id)).await;
                     break;
                 }
             },
             msg = out.recv() => match msg {
                 Some(Output::Data(data)) => {
+                    let len = data.len();
                     if sink.send(Message::Binary(data)).await.is_err() {
-                        let _ = input.send(Input::Closed(id));
+                        let _ = input.send(Input::Closed(id)).await;
+                        break;
+                    }
+                    if input.send(Input::Written(id, len)).await.is_err() {
                         break;
                     }
                 }

@@ -22,6 +22,9 @@ struct FakeClient {
     received: VecDeque<Packet>,
     closed: bool,
     version: ProtocolVersion,
+    /// A stalled client reads nothing: its bytes stay unwritten until `resume`.
+    stalled: bool,
+    unwritten: usize,
 }
 
 /// The engine under test plus its clients and clock.
@@ -56,6 +59,8 @@ impl Harness {
                 received: VecDeque::new(),
                 closed: false,
                 version,
+                stalled: false,
+                unwritten: 0,
             },
         );
         id
@@ -125,6 +130,13 @@ impl Harness {
             let Some(f) = self.clients.get_mut(&conn) else {
                 continue;
             };
+            // A stalled client's bytes still arrive (they sat in its socket buffer); they are
+            // just not reported written until it resumes.
+            if f.stalled {
+                f.unwritten += data.len();
+            } else {
+                self.engine.handle_written(conn, data.len(), self.now);
+            }
             f.buf.extend_from_slice(&data);
             loop {
                 match f.decoder.decode(&mut f.buf) {
@@ -146,6 +158,24 @@ impl Harness {
         if let Err(e) = self.engine.check_invariants() {
             panic!("invariant broken: {e}");
         }
+    }
+
+    /// The client stops reading: what the engine transmits is not reported written.
+    pub(crate) fn stall(&mut self, c: ConnId) {
+        if let Some(f) = self.clients.get_mut(&c) {
+            f.stalled = true;
+        }
+    }
+
+    /// The client reads again: everything transmitted so far is reported written.
+    pub(crate) fn resume(&mut self, c: ConnId) {
+        let Some(f) = self.clients.get_mut(&c) else {
+            return;
+        };
+        f.stalled = false;
+        let len = std::mem::take(&mut f.unwritten);
+        self.engine.handle_written(c, len, self.now);
+        self.pump();
     }
 
     /// The next packet the client received, if any.

@@ -85,6 +85,55 @@ fn the_outbound_window_respects_the_client_receive_maximum() {
     assert_eq!(h.drain(s).len(), 1);
 }
 
+fn small_outbound_buffer() -> Harness {
+    Harness::with_limits(crate::config::Limits {
+        max_outbound_buffer: 100,
+        ..Default::default()
+    })
+}
+
+#[test]
+fn qos_0_messages_for_a_client_that_stops_reading_are_dropped_past_the_outbound_buffer() {
+    let mut h = small_outbound_buffer();
+    let sub = h.connect(V5, "slow");
+    h.subscribe(sub, "t", QoS::AtMostOnce);
+    let publisher = h.connect(V5, "pub");
+    h.stall(sub);
+    for _ in 0..50 {
+        h.publish(publisher, "t", "0123456789", QoS::AtMostOnce);
+    }
+    // Each PUBLISH is 16 bytes: the 7th takes the unwritten bytes past 100, the rest drop.
+    assert_eq!(h.drain(sub).len(), 7);
+    h.resume(sub);
+    h.publish(publisher, "t", "0123456789", QoS::AtMostOnce);
+    assert_eq!(h.drain(sub).len(), 1);
+}
+
+#[test]
+fn qos_1_messages_for_a_client_that_stops_reading_wait_in_its_queue() {
+    let mut h = small_outbound_buffer();
+    let sub = h.connect(V5, "slow");
+    h.subscribe(sub, "t", QoS::AtLeastOnce);
+    let publisher = h.connect(V5, "pub");
+    h.stall(sub);
+    for _ in 0..20 {
+        h.publish(publisher, "t", "0123456789", QoS::AtLeastOnce);
+    }
+    let first = h.drain(sub);
+    assert!(first.len() < 20, "{} sent to a stalled client", first.len());
+    h.resume(sub);
+    let rest = h.drain(sub);
+    let ids: Vec<u16> = first
+        .iter()
+        .chain(&rest)
+        .map(|p| match p {
+            Packet::Publish(p) => p.packet_id,
+            other => panic!("expected PUBLISH, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(ids, (1..=20).collect::<Vec<u16>>());
+}
+
 #[test]
 fn exceeding_the_inbound_receive_maximum_gets_disconnect_0x93() {
     let limits = crate::config::Limits {
