@@ -3,6 +3,7 @@
 //! - `roundtrip`: proptest round trips of every packet type under every protocol level.
 //! - `streaming`: byte-at-a-time and chunked feeding give the same packets as feeding whole.
 //! - `malformed`: a table of malformed inputs, each with the exact [`Error`] it must produce.
+//! - `mutations`: valid packets with bytes changed decode without panicking, and round trip.
 //! - `vectors`: the byte examples of the specs, one file per case under `tests/vectors/`.
 //! - `snapshots`: insta snapshots of the canonical encoding of every packet type and level.
 //! - `sweeps`: every value of each one-byte field, expecting a packet or a specific error.
@@ -16,6 +17,7 @@ mod encoding;
 mod errors;
 mod generators;
 mod malformed;
+mod mutations;
 mod roundtrip;
 mod snapshots;
 mod streaming;
