@@ -11,7 +11,8 @@
 //! - `encoding`: what the encoder refuses and what it writes without validating; the tokio
 //!   adapter.
 //!
-//! `generators` holds the proptest strategies for valid packets that the first two share.
+//! `generators` holds the proptest strategies for valid packets, and the spec tables (reason
+//! codes, allowed properties) the other modules check against.
 
 mod encoding;
 mod errors;
