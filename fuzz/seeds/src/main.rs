@@ -9,7 +9,8 @@
 //! type under every version, a whole session per version as one stream, and a few malformed
 //! packets that broker fuzzing has found crashes with. The `packet` target's input is not
 //! wire bytes but `Arbitrary` choices, so its seeds come from a short fuzzing run instead (see
-//! fuzz/README.md).
+//! fuzz/README.md). The `engine` seeds are short action scripts (below), and the `scenario`
+//! seeds copies of the scenario files under `scenarios/`.
 
 use std::fs;
 use std::io;
@@ -45,6 +46,80 @@ const MALFORMED: &[(&str, &[u8])] = &[
     (
         "v5-property-length-past-end",
         &[0x30, 0x06, 0x00, 0x01, b'a', 0x7f, 0x01, 0x01],
+    ),
+];
+
+/// Action scripts for the `engine` target, in the byte format of
+/// `mqtt_reference_broker::fuzzing::actions_from_bytes`: a tag byte (mod 9) and its fields.
+///
+/// ```text
+/// 0 client version flags(1 clean, 2 will) keep_alive session_expiry receive_maximum  CONNECT
+/// 1 client len bytes…                   raw bytes      5 client          ack what arrived
+/// 2 client filter qos                   SUBSCRIBE      6 client          DISCONNECT
+/// 3 client filter                       UNSUBSCRIBE    7 client          drop the socket
+/// 4 client topic qos retain             PUBLISH        8 quarter-seconds advance the clock
+/// ```
+///
+/// Filters: 0 `a/#`, 1 `a/+`, 2 `+/b`, 3 `#`, 4 `$share/g/a/b`, 5 `a/b`, 6 `$SYS/#`.
+/// Topics: 0 `a`, 1 `a/b`, 2 `a/b/c`, 3 `$SYS/x`, 4 `b`.
+const ENGINE: &[(&str, &[u8])] = &[
+    // Two 5.0 clients, a QoS 2 exchange through a wildcard, acks, then a clean and an abrupt end.
+    (
+        "qos2-flow",
+        &[
+            0, 0, 2, 1, 60, 0, 0, 0, 1, 2, 1, 60, 0, 0, 2, 1, 0, 2, 4, 0, 1, 2, 0, 5, 0, 5, 1, 5,
+            1, 5, 0, 8, 4, 6, 0, 7, 1,
+        ],
+    ),
+    // A 3.1.1 persistent session queues QoS 1 messages while offline and gets them back.
+    (
+        "persistent-session",
+        &[
+            0, 1, 1, 0, 60, 0, 0, 2, 1, 3, 1, 7, 1, 0, 0, 1, 1, 60, 0, 0, 4, 0, 1, 1, 0, 4, 0, 2,
+            1, 0, 4, 0, 0, 1, 1, 0, 1, 1, 0, 60, 0, 0, 5, 1, 5, 1,
+        ],
+    ),
+    // A will published when its client's socket drops; a subscriber sees it.
+    (
+        "will-on-drop",
+        &[
+            0, 0, 2, 3, 60, 0, 0, 0, 1, 2, 1, 60, 0, 0, 2, 1, 0, 1, 7, 0, 8, 8, 5, 1,
+        ],
+    ),
+    // Two members of a shared subscription and a burst of QoS 1 messages.
+    (
+        "shared-subscription",
+        &[
+            0, 0, 2, 1, 60, 0, 0, 0, 1, 2, 1, 60, 0, 0, 0, 2, 2, 1, 60, 0, 0, 2, 1, 4, 1, 2, 2, 4,
+            1, 4, 0, 1, 1, 0, 4, 0, 1, 1, 0, 4, 0, 1, 1, 0, 5, 1, 5, 2,
+        ],
+    ),
+    // Keep alive of one second, then five seconds of silence.
+    ("keep-alive-expiry", &[0, 0, 2, 1, 1, 0, 0, 8, 20, 5, 0]),
+    // Receive Maximum 1 against five QoS 1 messages, acked one at a time.
+    (
+        "receive-maximum",
+        &[
+            0, 1, 2, 1, 60, 30, 1, 2, 1, 5, 1, 0, 0, 2, 1, 60, 0, 0, 4, 0, 1, 1, 0, 4, 0, 1, 1, 0,
+            4, 0, 1, 1, 0, 4, 0, 1, 1, 0, 4, 0, 1, 1, 0, 5, 1, 5, 1, 5, 1, 5, 1, 5, 1,
+        ],
+    ),
+    // Retained messages at QoS 1 and 2, then a late subscriber that receives them.
+    (
+        "retained",
+        &[
+            0, 0, 2, 1, 60, 0, 0, 4, 0, 1, 1, 1, 4, 0, 2, 2, 1, 0, 1, 2, 1, 60, 0, 0, 2, 1, 0, 2,
+            5, 1, 5, 1, 5, 0,
+        ],
+    ),
+    // Raw bytes: a 5.0 CONNECT, then a PUBLISH with a Topic Alias and an empty topic.
+    (
+        "raw-topic-alias",
+        &[
+            1, 3, 18, 0x10, 0x10, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3c, 0x03,
+            0x22, 0x00, 0x0a, 0x00, 0x00, 1, 3, 9, 0x30, 0x07, 0x00, 0x00, 0x03, 0x23, 0x00, 0x01,
+            b'x',
+        ],
     ),
 ];
 
@@ -114,9 +189,38 @@ fn main() -> io::Result<()> {
             &framing,
         )?;
     }
+    for (name, actions) in ENGINE {
+        write(&root.join("engine"), name, actions)?;
+    }
+    // The scenario files under scenarios/ are the scenario target's seeds.
+    let scenarios = root.join("../../scenarios");
+    let mut scenario_count = 0;
+    let mut dirs = vec![scenarios];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+                let area = dir.file_name().unwrap_or_default().to_string_lossy();
+                write(
+                    &root.join("scenario"),
+                    &format!("{area}-{stem}"),
+                    &fs::read(&path)?,
+                )?;
+                scenario_count += 1;
+            }
+        }
+    }
     println!(
-        "wrote {count} packets and {} malformed seeds under {}",
+        "wrote {count} packets, {} malformed, {} engine and {scenario_count} scenario seeds \
+         under {}",
         MALFORMED.len(),
+        ENGINE.len(),
         root.display()
     );
     Ok(())
