@@ -11,9 +11,12 @@ use crate::matcher::{self, Captures};
 use crate::packets::{self, Env};
 use crate::scenario::{
     Action, Alternative, ClosedSpec, ConnAckMatch, ExpectSpec, IdRef, LevelKey, PacketSpec,
-    Scenario, Step, Version, parse_hex,
+    Scenario, Step, UnorderedItem, Version, parse_hex,
 };
 use crate::transport::Target;
+
+/// How long `expect_unordered` and `expect_across` wait for optional packets by default.
+pub const DEFAULT_QUIET: Duration = Duration::from_millis(300);
 
 /// Settings shared by every scenario of a run.
 #[derive(Debug, Clone)]
@@ -346,6 +349,17 @@ impl Run<'_> {
             }
             Action::Expect(spec) => self.expect(i, step, &name, spec, timeout).await,
             Action::ExpectOneOf(alts) => self.one_of(i, step, &name, alts, timeout).await,
+            Action::ExpectUnordered(spec) => {
+                let clients = [name.clone()];
+                let quiet = spec.quiet.map_or(DEFAULT_QUIET, |d| d.0);
+                self.unordered(i, step, &clients, &spec.packets, quiet, timeout)
+                    .await
+            }
+            Action::ExpectAcross(spec) => {
+                let quiet = spec.quiet.map_or(DEFAULT_QUIET, |d| d.0);
+                self.unordered(i, step, &spec.clients, &spec.packets, quiet, timeout)
+                    .await
+            }
             Action::ExpectNothing(d) => match self.nothing(&name, d.0, timeout).await {
                 Ok(()) => Ok(()),
                 Err((arrived, diff)) => Err(self.fail(
@@ -418,6 +432,125 @@ impl Run<'_> {
                 Err(self.fail(i, step, expected, why, vec![]))
             }
         }
+    }
+
+    /// Matches packets arriving on any of `clients` against `items`, each item at most once,
+    /// in any order; then every client must stay quiet and answer a barrier.
+    ///
+    /// Clients are polled in turn with a short slice each, so a packet on any of them is seen
+    /// within one slice; the step timeout bounds the wait for the required packets.
+    async fn unordered(
+        &mut self,
+        i: usize,
+        step: &Step,
+        clients: &[String],
+        items: &[UnorderedItem],
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<(), StepError> {
+        const SLICE: Duration = Duration::from_millis(10);
+        let expected = {
+            let name = clients.first().map_or("", String::as_str);
+            let s = |t: &str| subst(t, &self.tag, name, self.scenario);
+            let list = items
+                .iter()
+                .map(|item| {
+                    let d = matcher::describe(&item.expect, &s);
+                    if item.optional {
+                        format!("{d} (optional)")
+                    } else {
+                        d
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n  and ");
+            format!("in any order on {}:\n  {list}", clients.join(" or "))
+        };
+        let mut used = vec![false; items.len()];
+        let required_left = |used: &[bool]| {
+            items
+                .iter()
+                .zip(used)
+                .any(|(item, &u)| !item.optional && !u)
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Phase 1 until every required packet arrived; phase 2 the quiet period for optional ones.
+        let mut quiet_until: Option<tokio::time::Instant> = None;
+        loop {
+            let now = tokio::time::Instant::now();
+            if quiet_until.is_none() && !required_left(&used) {
+                if used.iter().all(|&u| u) {
+                    break;
+                }
+                quiet_until = Some(now + quiet);
+            }
+            match quiet_until {
+                Some(q) if now >= q => break,
+                None if now >= deadline => {
+                    let missing = items
+                        .iter()
+                        .zip(&used)
+                        .filter(|(item, u)| !item.optional && !**u)
+                        .count();
+                    return Err(self.fail(
+                        i,
+                        step,
+                        expected,
+                        format!(
+                            "{missing} of the required packets did not arrive within {}",
+                            humantime::format_duration(timeout)
+                        ),
+                        vec![],
+                    ));
+                }
+                _ => {}
+            }
+            for name in clients {
+                let Some(ev) = self.next(name, SLICE).await else {
+                    continue;
+                };
+                match ev {
+                    Event::Packet(p) => {
+                        let s = |t: &str| subst(t, &self.tag, name, self.scenario);
+                        let mut diffs = Vec::new();
+                        let hit = items.iter().zip(used.iter_mut()).find_map(|(item, u)| {
+                            if *u {
+                                return None;
+                            }
+                            match matcher::check(&item.expect, &p, &s, &mut self.captures) {
+                                Ok(()) => Some(u),
+                                Err(d) => {
+                                    diffs.extend(d);
+                                    None
+                                }
+                            }
+                        });
+                        match hit {
+                            Some(u) => *u = true,
+                            None => {
+                                return Err(self.fail(
+                                    i,
+                                    step,
+                                    expected,
+                                    format!("{name}: {}", summary(&p)),
+                                    diffs,
+                                ));
+                            }
+                        }
+                    }
+                    Event::Closed(why) | Event::Malformed(why) => {
+                        self.conns.remove(name);
+                        return Err(self.fail(i, step, expected, format!("{name}: {why}"), vec![]));
+                    }
+                }
+            }
+        }
+        for name in clients {
+            if let Err((arrived, diff)) = self.nothing(name, Duration::ZERO, timeout).await {
+                return Err(self.fail(i, step, expected, format!("{name}: {arrived}"), diff));
+            }
+        }
+        Ok(())
     }
 
     /// Quiet for `quiet`, then a PINGREQ answered by PINGRESP with nothing before it.

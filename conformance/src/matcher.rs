@@ -177,6 +177,22 @@ impl Diff<'_> {
         }
     }
 
+    fn id_differs(&mut self, other: &IdRef, got: u16) {
+        let (label, value) = match other {
+            IdRef::Literal(n) => (n.to_string(), Some(*n)),
+            IdRef::Captured(name) => (format!("${name}"), self.captures.get(name).copied()),
+        };
+        match value {
+            Some(v) if v == got => self.lines.push(format!(
+                "packet id: expected one other than {label}, got {got}"
+            )),
+            Some(_) => {}
+            None => self
+                .lines
+                .push(format!("packet id: {label} was never captured")),
+        }
+    }
+
     fn code(&mut self, code: Option<u8>, code_in: Option<&[u8]>, got: ReasonCode) {
         if let Some(c) = code {
             if c != got.0 {
@@ -272,6 +288,9 @@ fn publish(d: &mut Diff<'_>, m: &PublishMatch, p: &mqtt_codec::Publish) {
     d.eq("retain", m.retain, p.retain);
     d.eq("dup", m.dup, p.dup);
     d.id(m.id.as_ref(), p.packet_id);
+    for other in m.id_not.iter().flatten() {
+        d.id_differs(other, p.packet_id);
+    }
     if let Some(t) = &m.payload {
         let want = (d.subst)(t);
         if want.as_bytes() != &p.payload[..] {

@@ -10,7 +10,7 @@ use tokio::sync::{RwLock, Semaphore};
 
 use crate::client::{Connection, Entry, Event, Transcript};
 use crate::corpus::Loaded;
-use crate::exec::{self, Execution, Failure, Settings, Verdict};
+use crate::exec::{self, DEFAULT_QUIET, Execution, Failure, Settings, Verdict};
 use crate::profile::Profile;
 use crate::scenario::{Action, Level, StatementRef, Version};
 
@@ -448,6 +448,13 @@ fn overall_limit(s: &crate::scenario::Scenario, settings: &Settings) -> Duration
         };
         match &step.action {
             Action::Wait(d) | Action::ExpectNothing(d) => total += d.0,
+            Action::ExpectUnordered(u) => {
+                total += u.quiet.map_or(DEFAULT_QUIET, |d| d.0) + settings.step_timeout;
+            }
+            Action::ExpectAcross(a) => {
+                total += (a.quiet.map_or(DEFAULT_QUIET, |d| d.0) + settings.step_timeout)
+                    * u32::try_from(a.clients.len()).unwrap_or(u32::MAX);
+            }
             Action::ExpectOneOf(alts) => {
                 for a in alts {
                     if let Some(d) = a.expect_nothing {

@@ -425,6 +425,11 @@ pub enum Action {
     Expect(ExpectSpec),
     /// Expect one of several acceptable outcomes.
     ExpectOneOf(Vec<Alternative>),
+    /// Expect a set of packets on this client in any order, then quiet and a barrier.
+    ExpectUnordered(UnorderedSpec),
+    /// Expect each listed packet exactly once on exactly one of several clients, in any order,
+    /// then quiet and a barrier on every one of them.
+    ExpectAcross(AcrossSpec),
     /// Expect no packet for the duration, then a PINGREQ/PINGRESP barrier.
     ExpectNothing(Dur),
     /// Expect the broker to close the connection.
@@ -446,6 +451,8 @@ impl Action {
             Self::SendHex(_) => "send_hex",
             Self::Expect(_) => "expect",
             Self::ExpectOneOf(_) => "expect_one_of",
+            Self::ExpectUnordered(_) => "expect_unordered",
+            Self::ExpectAcross(_) => "expect_across",
             Self::ExpectNothing(_) => "expect_nothing",
             Self::ExpectClosed(_) => "expect_closed",
             Self::Wait(_) => "wait",
@@ -466,6 +473,8 @@ const STEP_KEYS: &[&str] = &[
     "send_hex",
     "expect",
     "expect_one_of",
+    "expect_unordered",
+    "expect_across",
     "expect_nothing",
     "expect_closed",
     "wait",
@@ -489,6 +498,8 @@ const STEP_ACTIONS: &[&str] = &[
     "send_hex",
     "expect",
     "expect_one_of",
+    "expect_unordered",
+    "expect_across",
     "expect_nothing",
     "expect_closed",
     "wait",
@@ -542,6 +553,8 @@ impl<'de> Deserialize<'de> for Step {
                         "send_hex" => Action::SendHex(map.next_value()?),
                         "expect" => Action::Expect(map.next_value()?),
                         "expect_one_of" => Action::ExpectOneOf(map.next_value()?),
+                        "expect_unordered" => Action::ExpectUnordered(map.next_value()?),
+                        "expect_across" => Action::ExpectAcross(map.next_value()?),
                         "expect_nothing" => Action::ExpectNothing(map.next_value()?),
                         "expect_closed" => Action::ExpectClosed(map.next_value()?),
                         "wait" => Action::Wait(map.next_value()?),
@@ -599,6 +612,8 @@ impl JsonSchema for Step {
             ("send_hex", g.subschema_for::<String>()),
             ("expect", g.subschema_for::<ExpectSpec>()),
             ("expect_one_of", g.subschema_for::<Vec<Alternative>>()),
+            ("expect_unordered", g.subschema_for::<UnorderedSpec>()),
+            ("expect_across", g.subschema_for::<AcrossSpec>()),
             ("expect_nothing", g.subschema_for::<Dur>()),
             ("expect_closed", g.subschema_for::<ClosedSpec>()),
             ("wait", g.subschema_for::<Dur>()),
@@ -1180,6 +1195,10 @@ pub struct PublishMatch {
     /// Packet identifier (a number or a captured `$name`).
     #[serde(default)]
     pub id: Option<IdRef>,
+    /// The packet identifier must differ from each of these (numbers or captured `$name`s):
+    /// identifiers of messages in flight at the same time must be distinct.
+    #[serde(default)]
+    pub id_not: Option<Vec<IdRef>>,
     /// Remember the packet identifier as `$name` for later steps.
     #[serde(default)]
     pub capture_id: Option<String>,
@@ -1270,6 +1289,49 @@ pub enum LevelKey {
     May,
 }
 
+/// `expect_unordered`: packets that must all arrive on the step's client, in any order.
+///
+/// Each arriving packet must match a spec not yet used; the step ends once every required
+/// spec matched and, if optional specs remain, `quiet` passed without another packet; a
+/// PINGREQ/PINGRESP barrier closes it. A packet matching no spec fails the step.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnorderedSpec {
+    /// The packets.
+    pub packets: Vec<UnorderedItem>,
+    /// How long to wait for optional packets once the required ones arrived (default 300 ms).
+    #[serde(default)]
+    pub quiet: Option<Dur>,
+}
+
+/// `expect_across`: packets that must each arrive once, on any one of `clients`.
+///
+/// For behaviours where the broker picks the receiver (a shared subscription delivers each
+/// message to one member). After the last required packet, every client must stay quiet for
+/// `quiet`, then answer a PINGREQ barrier; a packet on no spec, or a second copy, fails.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcrossSpec {
+    /// The clients that may receive the packets.
+    pub clients: Vec<String>,
+    /// The packets.
+    pub packets: Vec<UnorderedItem>,
+    /// Quiet period after the last required packet (default 300 ms).
+    #[serde(default)]
+    pub quiet: Option<Dur>,
+}
+
+/// One packet of an `expect_unordered` or `expect_across` step.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnorderedItem {
+    /// What the packet must match.
+    pub expect: ExpectSpec,
+    /// The packet may also not come at all (a MAY of the spec); it still may come only once.
+    #[serde(default)]
+    pub optional: bool,
+}
+
 /// One acceptable outcome of an `expect_one_of` step: exactly one of `expect`, `expect_closed`
 /// or `expect_nothing`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -1356,6 +1418,24 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     }
     for (i, step) in s.steps.iter().enumerate() {
         let field = format!("steps[{i}] ({})", step.action.key());
+        if let Action::ExpectUnordered(UnorderedSpec { packets, .. })
+        | Action::ExpectAcross(AcrossSpec { packets, .. }) = &step.action
+        {
+            if packets.iter().all(|item| item.optional) {
+                p(
+                    field.clone(),
+                    "needs at least one packet that is not optional".into(),
+                );
+            }
+        }
+        if let Action::ExpectAcross(across) = &step.action {
+            if across.clients.len() < 2 {
+                p(
+                    field.clone(),
+                    "expect_across needs at least two clients".into(),
+                );
+            }
+        }
         if let Action::ExpectOneOf(alts) = &step.action {
             if alts.len() < 2 {
                 p(
