@@ -67,6 +67,30 @@ pub struct Limits {
     pub users: Option<Users>,
     /// Whether clients without a username are accepted when `users` is set. Default false.
     pub allow_anonymous: bool,
+    /// Send every client elsewhere (5.0 section 4.11, optional). Default `None`: serve them.
+    pub redirect: Option<Redirect>,
+}
+
+/// Server redirection: every CONNECT is refused with a pointer to another server.
+///
+/// A 5.0 client gets CONNACK 0x9C (Use another server) or 0x9D (Server moved) with a Server
+/// Reference. 3.1.1 has no redirection, so its clients get CONNACK 0x03 (Server unavailable):
+/// this server will not serve them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redirect {
+    /// Whether the move is temporary or permanent.
+    pub kind: RedirectKind,
+    /// The Server Reference sent to 5.0 clients, e.g. `other.example:1883`.
+    pub reference: String,
+}
+
+/// Which redirection reason code a 5.0 client gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectKind {
+    /// CONNACK 0x9C: use the other server for now.
+    UseAnotherServer,
+    /// CONNACK 0x9D: use the other server from now on.
+    ServerMoved,
 }
 
 impl Default for Limits {
@@ -90,6 +114,7 @@ impl Default for Limits {
             auth_method: "challenge".to_owned(),
             users: None,
             allow_anonymous: false,
+            redirect: None,
         }
     }
 }
@@ -136,7 +161,9 @@ impl Config {
     /// `password_file`, `allow_anonymous`, `max_packet_size`, `max_qos`, `retain_available`,
     /// `wildcard_subscription_available`, `subscription_identifiers_available`,
     /// `shared_subscription_available`, `topic_alias_maximum`, `receive_maximum`,
-    /// `max_keep_alive`, `max_queued_messages`, `max_outbound_buffer`, `connect_timeout_secs`.
+    /// `max_keep_alive`, `max_queued_messages`, `max_outbound_buffer`, `connect_timeout_secs`,
+    /// `server_reference` (turns on redirection) and `server_moved` (`true` sends 0x9D instead
+    /// of 0x9C).
     pub fn from_file(path: &std::path::Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigIo {
             path: path.to_owned(),
@@ -144,6 +171,7 @@ impl Config {
         })?;
         let mut config = Self::default();
         let (mut tls_listen, mut tls_cert, mut tls_key) = (None, None, None);
+        let (mut server_reference, mut server_moved) = (None, false);
         for (n, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("").trim();
             if line.is_empty() {
@@ -172,6 +200,8 @@ impl Config {
                 "websocket_listen" => config.websocket = Some(addr()?),
                 "password_file" => l.users = Some(Users::load(std::path::Path::new(value))?),
                 "allow_anonymous" => l.allow_anonymous = flag()?,
+                "server_reference" => server_reference = Some(value.to_owned()),
+                "server_moved" => server_moved = flag()?,
                 "retain_available" => l.retain_available = flag()?,
                 "wildcard_subscription_available" => l.wildcard_subscription_available = flag()?,
                 "subscription_identifiers_available" => {
@@ -208,9 +238,42 @@ impl Config {
                 }
             }
         }
+        config.limits.redirect = server_reference.map(|reference| Redirect {
+            kind: if server_moved {
+                RedirectKind::ServerMoved
+            } else {
+                RedirectKind::UseAnotherServer
+            },
+            reference,
+        });
         if let (Some(listen), Some(cert), Some(key)) = (tls_listen, tls_cert, tls_key) {
             config.tls = Some(TlsConfig { listen, cert, key });
         }
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_reference_and_server_moved_turn_on_redirection() {
+        let path =
+            std::env::temp_dir().join(format!("broker-redirect-{}.conf", std::process::id()));
+        std::fs::write(
+            &path,
+            "server_reference = other:1883\nserver_moved = true\n",
+        )
+        .unwrap();
+        let config = Config::from_file(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(
+            config.limits.redirect,
+            Some(Redirect {
+                kind: RedirectKind::ServerMoved,
+                reference: "other:1883".to_owned(),
+            })
+        );
     }
 }

@@ -17,7 +17,7 @@ mod error;
 pub mod fuzzing;
 pub mod server;
 
-pub use config::{Config, Limits, TlsConfig};
+pub use config::{Config, Limits, Redirect, RedirectKind, TlsConfig};
 pub use engine::{ConnId, Engine, Event};
 pub use error::Error;
 pub use server::{BrokerHandle, start};

@@ -47,7 +47,7 @@ use mqtt_codec::{
     SubAck, Subscribe, UnsubAck, Unsubscribe, Will,
 };
 
-use crate::config::Limits;
+use crate::config::{Limits, RedirectKind};
 use auth::Access;
 use inflight::{Delivery, OutState};
 use keepalive::KeepAlive;
@@ -477,6 +477,24 @@ impl Engine {
         if let Some(o) = self.outbox.get_mut(&conn) {
             o.version = version;
             o.max_packet_size = connect.properties.maximum_packet_size().unwrap_or(u32::MAX);
+        }
+        if let Some(redirect) = &self.limits.redirect {
+            // 5.0 4.11: CONNACK 0x9C/0x9D with a Server Reference; 3.1.1 cannot redirect.
+            let ack = if v5 {
+                let code = match redirect.kind {
+                    RedirectKind::UseAnotherServer => ReasonCode::USE_ANOTHER_SERVER,
+                    RedirectKind::ServerMoved => ReasonCode::SERVER_MOVED,
+                };
+                let mut ack = ConnAck::new(false, code);
+                let reference = redirect.reference.as_str().into();
+                ack.properties.push(Property::ServerReference(reference));
+                ack
+            } else {
+                ConnAck::new(false, ReasonCode::V3_SERVER_UNAVAILABLE)
+            };
+            self.send(conn, ack.into());
+            self.close(conn, CloseKind::Abnormal, now);
+            return;
         }
         // Client identifier rules.
         let mut assigned = false;

@@ -444,3 +444,39 @@ fn an_invalid_utf8_payload_with_format_indicator_1_gets_puback_0x99() {
         matches!(h.recv(c), Some(Packet::PubAck(a)) if a.reason == ReasonCode::PAYLOAD_FORMAT_INVALID)
     );
 }
+
+fn redirecting(kind: crate::config::RedirectKind) -> Harness {
+    Harness::with_limits(Limits {
+        redirect: Some(crate::config::Redirect {
+            kind,
+            reference: "other.example:1883".to_owned(),
+        }),
+        ..Limits::default()
+    })
+}
+
+#[test]
+fn redirection_answers_connack_0x9c_or_0x9d_with_the_server_reference() {
+    use crate::config::RedirectKind::{ServerMoved, UseAnotherServer};
+    for (kind, code) in [
+        (UseAnotherServer, ReasonCode::USE_ANOTHER_SERVER),
+        (ServerMoved, ReasonCode::SERVER_MOVED),
+    ] {
+        let mut h = redirecting(kind);
+        let (c, ack) = h.connect_with(Connect::new(V5, "r"));
+        assert_eq!(ack.code, code);
+        assert_eq!(
+            ack.properties.server_reference().as_deref(),
+            Some("other.example:1883")
+        );
+        assert!(h.is_closed(c));
+    }
+}
+
+#[test]
+fn redirection_refuses_a_3_1_1_client_with_connack_0x03() {
+    let mut h = redirecting(crate::config::RedirectKind::UseAnotherServer);
+    let (c, ack) = h.connect_with(Connect::new(V311, "r"));
+    assert_eq!(ack.code, ReasonCode::V3_SERVER_UNAVAILABLE);
+    assert!(h.is_closed(c));
+}
