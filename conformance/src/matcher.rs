@@ -248,6 +248,12 @@ impl Diff<'_> {
                 ));
             }
         }
+        for name in &spec.present {
+            if !got.iter().any(|p| p.id() == name.id()) {
+                self.lines
+                    .push(format!("property: expected a {name:?}, absent"));
+            }
+        }
         for name in &spec.absent {
             if let Some(p) = got.iter().find(|p| p.id() == name.id()) {
                 self.lines

@@ -112,6 +112,11 @@ pub struct Deviation {
     pub versions: Option<Vec<Version>>,
     /// Why: the statement broken and what the broker does instead.
     pub reason: String,
+    /// The broker breaks the statement only some of the time (a timer that fires late when
+    /// it is idle, say): a failure is an expected failure and a pass is a pass, reported with
+    /// the reason, rather than an unexpected pass.
+    #[serde(default)]
+    pub intermittent: bool,
 }
 
 impl Profile {

@@ -288,7 +288,7 @@ pub async fn run(
                             "the broker stopped answering during this scenario; likely culprit: {culprit}"
                         ))
                     } else {
-                        cleanup(&settings, job.version, &e, &l.scenario).await;
+                        cleanup(&settings, job.version, &e, &job.tag).await;
                         Ok(e)
                     }
                 }
@@ -420,6 +420,12 @@ fn grade(
                 Outcome::Fail | Outcome::NonStrict => {
                     r.outcome = Outcome::ExpectedFailure;
                     r.message = format!("known deviation: {} ({})", dev.reason, r.message);
+                }
+                Outcome::Pass if dev.intermittent => {
+                    r.message = format!(
+                        "listed as an intermittent deviation; passed this time ({})",
+                        dev.reason
+                    );
                 }
                 Outcome::Pass => {
                     r.outcome = Outcome::UnexpectedPass;
@@ -601,8 +607,10 @@ async fn health(s: &Settings, v: Version) -> Result<Option<mqtt_codec::Propertie
 }
 
 /// Clears retained messages and sessions a scenario left behind.
-async fn cleanup(s: &Settings, v: Version, e: &Execution, scenario: &crate::scenario::Scenario) {
-    let _ = scenario;
+///
+/// The retained topics are cleared under a client id of this run's own (`tag`): cleanups run
+/// concurrently, and a shared id would make each take over the session of the one before.
+async fn cleanup(s: &Settings, v: Version, e: &Execution, tag: &str) {
     for id in e.client_ids.iter() {
         if id.is_empty() {
             continue;
@@ -611,7 +619,7 @@ async fn cleanup(s: &Settings, v: Version, e: &Execution, scenario: &crate::scen
     }
     if !e.retained.is_empty() {
         let topics: Vec<String> = e.retained.iter().cloned().collect();
-        let _ = session_reset(s, v, &format!("mcclean{}", std::process::id()), &topics).await;
+        let _ = session_reset(s, v, &format!("mcclean{tag}"), &topics).await;
     }
 }
 

@@ -951,6 +951,9 @@ macro_rules! properties {
             /// When expecting: properties that must not be present.
             #[serde(default)]
             pub absent: Vec<PropName>,
+            /// When expecting: properties that must be present, whatever their value.
+            #[serde(default)]
+            pub present: Vec<PropName>,
             /// When expecting: Message Expiry Interval must be present and at most this.
             #[serde(default)]
             pub message_expiry_interval_at_most: Option<u32>,
