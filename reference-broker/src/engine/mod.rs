@@ -135,6 +135,8 @@ struct Conn {
     connect_expiry: u32,
     /// CONNECT held while the enhanced authentication exchange runs.
     pending: Option<(Box<Connect>, bool)>,
+    /// Whether the CONNECT carried an Authentication Method: only then may AUTH follow.
+    enhanced_auth: bool,
 }
 
 #[derive(Debug)]
@@ -221,6 +223,7 @@ impl Engine {
                 username: None,
                 connect_expiry: 0,
                 pending: None,
+                enhanced_auth: false,
             },
         );
         self.timers.set(
@@ -674,6 +677,7 @@ impl Engine {
             c.window = window;
             c.keep_alive = KeepAlive::new(keep_alive, now);
             c.connect_expiry = expiry;
+            c.enhanced_auth = connect.properties.authentication_method().is_some();
         }
         let deadline = self.conns.get(&conn).and_then(|c| self.conn_deadline(c));
         self.timers.set(Timer::Conn(conn), deadline);
@@ -796,7 +800,10 @@ impl Engine {
 
     fn on_reauth(&mut self, conn: ConnId, a: Auth, now: Instant) {
         let method = &*self.limits.auth_method;
-        if a.properties.authentication_method().as_deref() != Some(method) {
+        // 3.15 and MQTT-4.12.0-6/7: AUTH only after a CONNECT with an Authentication Method,
+        // and with the same method; the server never answers AUTH to anyone else.
+        let enhanced = self.conns.get(&conn).is_some_and(|c| c.enhanced_auth);
+        if !enhanced || a.properties.authentication_method().as_deref() != Some(method) {
             self.protocol_error(
                 conn,
                 ReasonCode::PROTOCOL_ERROR,

@@ -281,6 +281,37 @@ fn the_challenge_authentication_method_runs_an_auth_exchange() {
         Some(Packet::ConnAck(a)) => assert_eq!(a.code, ReasonCode::SUCCESS),
         other => panic!("{other:?}"),
     }
+    // Re-authentication (4.12.1) starts the same challenge.
+    let reauth = Auth {
+        reason: ReasonCode::RE_AUTHENTICATE,
+        properties: [Property::AuthenticationMethod("challenge".into())]
+            .into_iter()
+            .collect(),
+    };
+    h.send(c, reauth);
+    match h.recv(c) {
+        Some(Packet::Auth(a)) => assert_eq!(a.reason, ReasonCode::CONTINUE_AUTHENTICATION),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_auth_from_a_client_that_connected_without_a_method_gets_disconnect_0x82() {
+    let mut h = Harness::new();
+    let c = h.connect(V5, "plain");
+    let reauth = Auth {
+        reason: ReasonCode::RE_AUTHENTICATE,
+        properties: [Property::AuthenticationMethod("challenge".into())]
+            .into_iter()
+            .collect(),
+    };
+    h.send(c, reauth);
+    // MQTT-4.12.0-6: no AUTH to a client whose CONNECT had no Authentication Method.
+    match h.recv(c) {
+        Some(Packet::Disconnect(d)) => assert_eq!(d.reason, ReasonCode::PROTOCOL_ERROR),
+        other => panic!("expected DISCONNECT, got {other:?}"),
+    }
+    assert!(h.is_closed(c));
 }
 
 #[test]
