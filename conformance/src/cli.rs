@@ -104,8 +104,8 @@ pub struct RunArgs {
     /// Only this version (repeatable); default both.
     #[arg(long = "mqtt-version", value_name = "VERSION", value_parser = ["3.1.1", "5.0"])]
     pub mqtt_version: Vec<String>,
-    /// Scenario runs at once.
-    #[arg(long, default_value_t = 16)]
+    /// Scenario runs at once (they mostly wait on the network, so many more than cores).
+    #[arg(long, default_value_t = 32)]
     pub jobs: usize,
     /// Run each scenario N times; differing outcomes are reported as flaky.
     #[arg(long, default_value_t = 1, value_name = "N")]

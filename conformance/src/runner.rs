@@ -232,6 +232,13 @@ pub async fn run(
         }
     }
     shuffle(&mut jobs, opts.seed);
+    // Exclusive scenarios first, so none of them waits for the whole run to drain; then the
+    // others longest first, so the slow timers (keep alive, expiry, will delay) overlap the
+    // rest. The sort is stable: within equal keys the seeded order stands.
+    jobs.sort_by_key(|j| {
+        let s = &corpus[j.idx].scenario;
+        (!s.exclusive, std::cmp::Reverse(overall_limit(s, &settings)))
+    });
     progress.set_length(jobs.len() as u64);
 
     let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
