@@ -89,6 +89,7 @@ pub async fn execute(scenario: &Scenario, version: Version, tag: &str, s: &Setti
         current: String::new(),
         non_strict: Vec::new(),
         unreachable: false,
+        max_packet_size: BTreeMap::new(),
     };
     let mut verdict = Verdict::Pass;
     for (i, step) in scenario.steps.iter().enumerate() {
@@ -141,6 +142,9 @@ struct Run<'a> {
     current: String,
     non_strict: Vec<String>,
     unreachable: bool,
+    /// The 5.0 Maximum Packet Size each client declared in its CONNECT: the broker must never
+    /// send it a larger packet (MQTT-3.1.2-24).
+    max_packet_size: BTreeMap<String, u32>,
 }
 
 impl Env for Run<'_> {
@@ -300,10 +304,23 @@ impl Run<'_> {
     }
 
     async fn next(&mut self, name: &str, timeout: Duration) -> Option<Event> {
-        match self.conns.get_mut(name) {
+        let event = match self.conns.get_mut(name) {
             Some(c) => c.next_event(timeout).await,
             None => Some(Event::Closed("the client has no open connection".into())),
+        };
+        // Whatever the step expects, a packet over the client's declared Maximum Packet Size
+        // breaks MQTT-3.1.2-24 (5.0); it arrives as a protocol violation, failing the step.
+        if let (Some(Event::Packet(p)), Some(&max)) = (&event, self.max_packet_size.get(name)) {
+            let size = p.encoded_len(self.version.protocol());
+            if size > max as usize {
+                return Some(Event::Malformed(format!(
+                    "{} of {size} bytes exceeds the client's Maximum Packet Size {max} \
+                     (MQTT-3.1.2-24)",
+                    summary(p)
+                )));
+            }
         }
+        event
     }
 
     async fn step(&mut self, i: usize, step: &Step) -> Result<(), StepError> {
@@ -312,6 +329,14 @@ impl Run<'_> {
         match &step.action {
             Action::Connect(spec) => {
                 let built = packets::connect(spec, self).map_err(StepError::Harness)?;
+                match spec.properties.maximum_packet_size {
+                    Some(max) if self.version.is_v5() => {
+                        self.max_packet_size.insert(name.clone(), max);
+                    }
+                    _ => {
+                        self.max_packet_size.remove(&name);
+                    }
+                }
                 // A reconnect replaces a closed connection; an open one is reused (a second
                 // CONNECT on one connection is sent with `send`).
                 if let Some(c) = self.conns.get(&name) {
@@ -712,8 +737,19 @@ impl Run<'_> {
                 format!("nothing within {}", humantime::format_duration(timeout))
             }
             Some(Event::Packet(p)) => {
-                // A DISCONNECT may start a close alternative.
-                let closing = matches!(p, Packet::Disconnect(_));
+                // A DISCONNECT may start a close alternative, unless an `expect` alternative
+                // describes a DISCONNECT with this code: then that alternative's fields decide,
+                // and a DISCONNECT failing them must not slip through the close alternative.
+                let owned = |code: u8| {
+                    alts.iter().any(|a| match &a.expect {
+                        Some(ExpectSpec::Disconnect(m)) => {
+                            m.code.is_none_or(|c| c == code)
+                                && m.code_in.as_ref().is_none_or(|l| l.contains(&code))
+                        }
+                        _ => false,
+                    })
+                };
+                let closing = matches!(&p, Packet::Disconnect(d) if !owned(d.reason.0));
                 for a in alts {
                     if let Some(e) = &a.expect {
                         let s = |t: &str| subst(t, &self.tag, name, self.scenario);

@@ -164,12 +164,14 @@ pub async fn run(
     let clock = Instant::now();
     let mut warnings = Vec::new();
     let settings = Arc::new(opts.settings.clone());
+    // A broker set up to redirect every client answers CONNECT with 0x9C/0x9D: alive.
+    let redirects = profile.has(crate::scenario::Capability::ServerRedirection);
 
     // Health check and version probe.
     let mut offered = Vec::new();
     let mut last_err = String::new();
     for &v in &opts.versions {
-        match health(&settings, v).await {
+        match health(&settings, v, redirects).await {
             Ok(props) => {
                 if v.is_v5() {
                     if let Some(p) = props {
@@ -289,7 +291,7 @@ pub async fn run(
             };
             let exec = match exec {
                 Ok(e) => {
-                    if e.unreachable && health(&settings, job.version).await.is_err() {
+                    if e.unreachable && health(&settings, job.version, redirects).await.is_err() {
                         let culprit = state.mark_dead(&name);
                         Err(format!(
                             "the broker stopped answering during this scenario; likely culprit: {culprit}"
@@ -333,7 +335,7 @@ pub async fn run(
     }
 
     for &v in &offered {
-        if let Err(e) = health(&settings, v).await {
+        if let Err(e) = health(&settings, v, redirects).await {
             warnings.push(format!(
                 "health check after the run failed for MQTT {v}: {}",
                 e.text()
@@ -552,7 +554,11 @@ impl HealthError {
 }
 
 /// Connect, CONNACK, PINGREQ, PINGRESP, DISCONNECT. Returns the 5.0 CONNACK properties.
-async fn health(s: &Settings, v: Version) -> Result<Option<mqtt_codec::Properties>, HealthError> {
+async fn health(
+    s: &Settings,
+    v: Version,
+    redirects: bool,
+) -> Result<Option<mqtt_codec::Properties>, HealthError> {
     let t = Transcript::new();
     let mut c = match tokio::time::timeout(
         s.step_timeout,
@@ -577,6 +583,10 @@ async fn health(s: &Settings, v: Version) -> Result<Option<mqtt_codec::Propertie
     let _ = c.send_packet(&Packet::from(connect)).await;
     let props = match c.next_event(s.step_timeout).await {
         Some(Event::Packet(Packet::ConnAck(a))) if a.code.0 == 0 => a.properties,
+        // 0x9C Use another server, 0x9D Server moved (5.0 section 4.11).
+        Some(Event::Packet(Packet::ConnAck(a))) if redirects && matches!(a.code.0, 0x9C | 0x9D) => {
+            mqtt_codec::Properties::new()
+        }
         Some(Event::Packet(Packet::ConnAck(a))) => {
             return Err(HealthError::NoAnswer(format!(
                 "the broker refused a MQTT {v} CONNECT with code 0x{:02X}",
