@@ -169,6 +169,7 @@ pub async fn run(
 
     // Health check and version probe.
     let mut offered = Vec::new();
+    let mut not_offered: BTreeMap<Version, String> = BTreeMap::new();
     let mut last_err = String::new();
     for &v in &opts.versions {
         match health(&settings, v, redirects).await {
@@ -185,6 +186,7 @@ pub async fn run(
                 if profile.versions.contains(&v) {
                     warnings.push(format!("MQTT {v}: the profile declares it, but {e}"));
                 }
+                not_offered.insert(v, e.clone());
                 last_err = e;
             }
         }
@@ -207,8 +209,9 @@ pub async fn run(
             }
             let skip = if !profile.versions.contains(&v) {
                 Some(format!("the profile does not offer MQTT {v}"))
-            } else if !offered.contains(&v) {
-                Some(format!("the broker did not answer a MQTT {v} CONNECT"))
+            } else if let Some(why) = not_offered.get(&v) {
+                // Brokers without 5.0 (amqtt, mqttools) often leave its CONNECT unanswered.
+                Some(format!("MQTT {v} not offered by the broker: {why}"))
             } else {
                 let missing: Vec<&str> = l
                     .scenario
@@ -289,19 +292,49 @@ pub async fn run(
                     )
                 })
             };
+            // A failure, an error or a hang may be the broker dying rather than misbehaving:
+            // a health check tells them apart, and a dead broker makes the rest of the run
+            // errors naming the likely culprit instead of a wall of timeouts.
+            let alive = async |state: &Shared| match state.dead() {
+                Some(c) => Err(c),
+                None => match health(&settings, job.version, redirects).await {
+                    Ok(_) => Ok(()),
+                    Err(_) => Err(state.mark_dead(&name)),
+                },
+            };
             let exec = match exec {
                 Ok(e) => {
-                    if e.unreachable && health(&settings, job.version, redirects).await.is_err() {
-                        let culprit = state.mark_dead(&name);
-                        Err(format!(
-                            "the broker stopped answering during this scenario; likely culprit: {culprit}"
-                        ))
+                    let suspect =
+                        e.unreachable || matches!(e.verdict, Verdict::Fail(_) | Verdict::Error(_));
+                    if suspect {
+                        match alive(&state).await {
+                            Ok(()) => {
+                                cleanup(&settings, job.version, &e, &job.tag).await;
+                                Ok(e)
+                            }
+                            Err(culprit) => Err(format!(
+                                "the broker stopped answering during this scenario; \
+                                 likely culprit: {culprit}"
+                            )),
+                        }
+                    } else if state.dead().is_some() {
+                        // Passed before the broker died; there is nothing left to clean.
+                        Ok(e)
                     } else {
-                        cleanup(&settings, job.version, &e, &job.tag).await;
+                        if !cleanup(&settings, job.version, &e, &job.tag).await {
+                            // Cleanup stops at its first failure; the broker may have died
+                            // just after the scenario's last step.
+                            let _ = alive(&state).await;
+                        }
                         Ok(e)
                     }
                 }
-                Err(e) => Err(e),
+                Err(hung) => match alive(&state).await {
+                    Ok(()) => Err(hung),
+                    Err(culprit) => Err(format!(
+                        "{hung}, and the broker stopped answering; likely culprit: {culprit}"
+                    )),
+                },
             };
             progress.inc(1);
             (job.idx, job.version, exec, start.elapsed())
@@ -334,7 +367,8 @@ pub async fn run(
         results.push(chosen);
     }
 
-    for &v in &offered {
+    // After a death each check would only wait out its timeout again.
+    for &v in offered.iter().filter(|_| state.dead().is_none()) {
         if let Err(e) = health(&settings, v, redirects).await {
             warnings.push(format!(
                 "health check after the run failed for MQTT {v}: {}",
@@ -510,7 +544,8 @@ impl Shared {
     fn dead(&self) -> Option<String> {
         self.dead.lock().ok().and_then(|d| d.clone())
     }
-    /// Records the death and names the scenarios that were running or just finished.
+    /// Records the death and names the likely culprits: the scenario that noticed it first,
+    /// then those running beside it or just finished.
     fn mark_dead(&self, current: &str) -> String {
         let mut guard = match self.dead.lock() {
             Ok(g) => g,
@@ -519,20 +554,16 @@ impl Shared {
         if let Some(c) = &*guard {
             return c.clone();
         }
-        let mut names: Vec<String> = self
-            .in_flight
-            .lock()
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default();
+        let mut names = vec![current.to_owned()];
+        if let Ok(s) = self.in_flight.lock() {
+            names.extend(s.iter().filter(|n| *n != current).cloned());
+        }
         if let Ok(r) = self.recent.lock() {
             for n in r.iter().rev() {
                 if !names.contains(n) {
                     names.push(n.clone());
                 }
             }
-        }
-        if names.is_empty() {
-            names.push(current.to_owned());
         }
         let c = names.join(", ");
         *guard = Some(c.clone());
@@ -623,21 +654,27 @@ async fn health(
     Ok(Some(props))
 }
 
-/// Clears retained messages and sessions a scenario left behind.
+/// Clears retained messages and sessions a scenario left behind. Stops at the first reset that
+/// fails (a broker that does not answer would make each wait out its timeouts) and says so.
 ///
 /// The retained topics are cleared under a client id of this run's own (`tag`): cleanups run
 /// concurrently, and a shared id would make each take over the session of the one before.
-async fn cleanup(s: &Settings, v: Version, e: &Execution, tag: &str) {
+async fn cleanup(s: &Settings, v: Version, e: &Execution, tag: &str) -> bool {
     for id in e.client_ids.iter() {
         if id.is_empty() {
             continue;
         }
-        let _ = session_reset(s, v, id, &[]).await;
+        if session_reset(s, v, id, &[]).await.is_none() {
+            return false;
+        }
     }
     if !e.retained.is_empty() {
         let topics: Vec<String> = e.retained.iter().cloned().collect();
-        let _ = session_reset(s, v, &format!("mcclean{tag}"), &topics).await;
+        return session_reset(s, v, &format!("mcclean{tag}"), &topics)
+            .await
+            .is_some();
     }
+    true
 }
 
 async fn session_reset(s: &Settings, v: Version, id: &str, clear: &[String]) -> Option<()> {

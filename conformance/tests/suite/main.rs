@@ -1,5 +1,7 @@
 //! Integration tests of the conformance runner: one binary, one module per concern.
 
 mod cli;
+mod fake;
+mod faults;
 mod runs;
 mod support;

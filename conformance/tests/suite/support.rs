@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use mqtt_conformance::corpus;
+use mqtt_conformance::error::Error;
 use mqtt_conformance::exec::Settings;
 use mqtt_conformance::profile::Profile;
 use mqtt_conformance::runner::{self, Options, RunReport};
@@ -30,11 +31,17 @@ pub(crate) fn scenario_dir(files: &[(&str, &str)]) -> PathBuf {
 
 /// Runs the scenarios in `dir` against `target` with a fixed seed.
 pub(crate) async fn run(dir: &PathBuf, target: Target, profile: &Profile) -> RunReport {
-    let corpus = corpus::load(std::slice::from_ref(dir)).unwrap();
-    let opts = Options {
+    run_with(dir, profile, &options(target, Duration::from_secs(2)))
+        .await
+        .unwrap()
+}
+
+/// Options of a test run: 4 jobs, seed 7, both versions, the given step timeout.
+pub(crate) fn options(target: Target, step_timeout: Duration) -> Options {
+    Options {
         settings: Settings {
             target,
-            step_timeout: Duration::from_secs(2),
+            step_timeout,
             scale: 1.0,
             credentials: None,
         },
@@ -43,9 +50,18 @@ pub(crate) async fn run(dir: &PathBuf, target: Target, profile: &Profile) -> Run
         seed: 7,
         strict: false,
         versions: Version::ALL.to_vec(),
-    };
+    }
+}
+
+/// Runs the scenarios in `dir` with `opts`.
+pub(crate) async fn run_with(
+    dir: &PathBuf,
+    profile: &Profile,
+    opts: &Options,
+) -> Result<RunReport, Error> {
+    let corpus = corpus::load(std::slice::from_ref(dir)).unwrap();
     let bar = indicatif::ProgressBar::hidden();
-    runner::run(&corpus, profile, &opts, &bar).await.unwrap()
+    runner::run(&corpus, profile, opts, &bar).await
 }
 
 /// The reference profile.
