@@ -365,3 +365,77 @@ async fn scenario_passing_only_sometimes_is_flaky_and_fails_the_run() {
     let json = mqtt_conformance::report::json(&report);
     assert_eq!(json["summary"]["flaky"], 1, "{json}");
 }
+
+#[tokio::test]
+async fn cli_exits_1_when_the_broker_dies_mid_run() {
+    // The run was done, with errors: 1, like any failure. 2 is kept for runs that could not
+    // be done at all.
+    let fake = Fake::start(|p| {
+        if p.topic().ends_with("/crash") {
+            Reply::Wedge
+        } else {
+            Reply::Answer
+        }
+    })
+    .await;
+    let mut files = passing(3);
+    files.push((
+        "demo/killer.yaml".into(),
+        publishing("killer", "crash").replace("steps:", "exclusive: true\nsteps:"),
+    ));
+    let dir = dir(&files);
+    let broker = format!("mqtt://{}", fake.addr);
+    let (out, took) = run_cli(&[
+        "run",
+        dir.to_str().unwrap(),
+        "--broker",
+        &broker,
+        "--jobs",
+        "1",
+        "--timeout-scale",
+        "0.15",
+        "--color",
+        "never",
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("likely culprit: killer (5.0)"), "{stdout}");
+    assert!(took < BOUND / 2, "took {took:?}");
+}
+
+#[tokio::test]
+async fn cli_exits_2_promptly_when_the_broker_never_answers_connect() {
+    let fake = Fake::start(|_| Reply::Silent).await;
+    let dir = dir(&passing(1));
+    let broker = format!("mqtt://{}", fake.addr);
+    let (out, took) = run_cli(&[
+        "run",
+        dir.to_str().unwrap(),
+        "--broker",
+        &broker,
+        "--timeout-scale",
+        "0.15",
+    ])
+    .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("broker unreachable"), "{stderr}");
+    assert!(stderr.contains("no CONNACK"), "{stderr}");
+    // One CONNACK wait (450 ms at this scale) per version, plus process start.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+/// Runs the binary with a bound; returns its output and wall time.
+async fn run_cli(args: &[&str]) -> (std::process::Output, Duration) {
+    let start = Instant::now();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mqtt-conformance"))
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(BOUND, child)
+        .await
+        .expect("the CLI stalled")
+        .unwrap();
+    (out, start.elapsed())
+}
