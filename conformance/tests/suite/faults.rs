@@ -13,7 +13,7 @@ use mqtt_conformance::scenario::Version;
 use mqtt_conformance::transport::Target;
 
 use crate::fake::{Fake, Reply};
-use crate::support::{options, run_with, scenario_dir};
+use crate::support::{options, run_cli, run_with, scenario_dir};
 
 /// The step timeout of these runs: short, since the fakes answer at once or never.
 const STEP: Duration = Duration::from_millis(400);
@@ -424,18 +424,4 @@ async fn cli_exits_2_promptly_when_the_broker_never_answers_connect() {
     assert!(stderr.contains("no CONNACK"), "{stderr}");
     // One CONNACK wait (450 ms at this scale) per version, plus process start.
     assert!(took < Duration::from_secs(5), "took {took:?}");
-}
-
-/// Runs the binary with a bound; returns its output and wall time.
-async fn run_cli(args: &[&str]) -> (std::process::Output, Duration) {
-    let start = Instant::now();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mqtt-conformance"))
-        .args(args)
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(BOUND, child)
-        .await
-        .expect("the CLI stalled")
-        .unwrap();
-    (out, start.elapsed())
 }

@@ -5,3 +5,4 @@ mod fake;
 mod faults;
 mod runs;
 mod support;
+mod tls;

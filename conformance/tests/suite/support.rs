@@ -64,6 +64,20 @@ pub(crate) async fn run_with(
     runner::run(&corpus, profile, opts, &bar).await
 }
 
+/// Runs the binary, bounded by 60 s; returns its output and wall time.
+pub(crate) async fn run_cli(args: &[&str]) -> (std::process::Output, Duration) {
+    let start = std::time::Instant::now();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mqtt-conformance"))
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(60), child)
+        .await
+        .expect("the CLI stalled")
+        .unwrap();
+    (out, start.elapsed())
+}
+
 /// The reference profile.
 pub(crate) fn reference() -> Profile {
     Profile::load("reference").unwrap()
