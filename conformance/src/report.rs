@@ -251,10 +251,11 @@ pub fn junit(r: &RunReport) -> String {
     for x in &r.results {
         by_area.entry(x.area.as_str()).or_default().push(x);
     }
+    // An error is an `<error>` even when flaky, so no result counts as both.
     let is_failure = |x: &ScenarioResult| {
         matches!(x.outcome, Outcome::Fail | Outcome::UnexpectedPass)
             || (r.strict && x.outcome == Outcome::NonStrict)
-            || x.flaky.is_some()
+            || (x.flaky.is_some() && x.outcome != Outcome::Error)
     };
     let total_fail = r.results.iter().filter(|x| is_failure(x)).count();
     let total_err = r

@@ -3,6 +3,7 @@
 mod cli;
 mod fake;
 mod faults;
+mod junit;
 mod runs;
 mod support;
 mod tls;
