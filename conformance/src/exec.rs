@@ -90,6 +90,7 @@ pub async fn execute(scenario: &Scenario, version: Version, tag: &str, s: &Setti
         non_strict: Vec::new(),
         unreachable: false,
         max_packet_size: BTreeMap::new(),
+        oversized: None,
     };
     let mut verdict = Verdict::Pass;
     for (i, step) in scenario.steps.iter().enumerate() {
@@ -101,7 +102,23 @@ pub async fn execute(scenario: &Scenario, version: Version, tag: &str, s: &Setti
             continue;
         }
         run.current = step.client.clone();
-        if let Err(f) = run.step(i, step).await {
+        let mut outcome = run.step(i, step).await;
+        // An oversized packet fails the step that received it, whatever the step accepted
+        // (an `expect_closed` would otherwise take it for the close).
+        if let (Ok(()), Some(arrived)) = (&outcome, run.oversized.take()) {
+            outcome = Err(run.fail(
+                i,
+                step,
+                "packets within the client's Maximum Packet Size".into(),
+                arrived,
+                vec![
+                    "MQTT-3.1.2-24: the broker must not send a packet larger than the client's \
+                      Maximum Packet Size"
+                        .into(),
+                ],
+            ));
+        }
+        if let Err(f) = outcome {
             verdict = match f {
                 StepError::Fail(f) => Verdict::Fail(f),
                 StepError::Harness(e) => Verdict::Error(format!("step {}: {e}", i + 1)),
@@ -145,6 +162,8 @@ struct Run<'a> {
     /// The 5.0 Maximum Packet Size each client declared in its CONNECT: the broker must never
     /// send it a larger packet (MQTT-3.1.2-24).
     max_packet_size: BTreeMap<String, u32>,
+    /// The first packet that broke a client's Maximum Packet Size, described.
+    oversized: Option<String>,
 }
 
 impl Env for Run<'_> {
@@ -259,6 +278,18 @@ impl Run<'_> {
         })
     }
 
+    /// Remembers the 5.0 Maximum Packet Size a CONNECT of `name` declares (none: no limit).
+    fn note_max_packet_size(&mut self, name: &str, max: Option<u32>) {
+        match max {
+            Some(max) if self.version.is_v5() => {
+                self.max_packet_size.insert(name.to_owned(), max);
+            }
+            _ => {
+                self.max_packet_size.remove(name);
+            }
+        }
+    }
+
     async fn ensure_open(&mut self, name: &str) -> Result<(), StepError> {
         if self.conns.contains_key(name) {
             return Ok(());
@@ -313,11 +344,13 @@ impl Run<'_> {
         if let (Some(Event::Packet(p)), Some(&max)) = (&event, self.max_packet_size.get(name)) {
             let size = p.encoded_len(self.version.protocol());
             if size > max as usize {
-                return Some(Event::Malformed(format!(
-                    "{} of {size} bytes exceeds the client's Maximum Packet Size {max} \
+                let what = format!(
+                    "{name}: {} of {size} bytes exceeds the client's Maximum Packet Size {max} \
                      (MQTT-3.1.2-24)",
                     summary(p)
-                )));
+                );
+                self.oversized.get_or_insert(what.clone());
+                return Some(Event::Malformed(what));
             }
         }
         event
@@ -329,14 +362,7 @@ impl Run<'_> {
         match &step.action {
             Action::Connect(spec) => {
                 let built = packets::connect(spec, self).map_err(StepError::Harness)?;
-                match spec.properties.maximum_packet_size {
-                    Some(max) if self.version.is_v5() => {
-                        self.max_packet_size.insert(name.clone(), max);
-                    }
-                    _ => {
-                        self.max_packet_size.remove(&name);
-                    }
-                }
+                self.note_max_packet_size(&name, spec.properties.maximum_packet_size);
                 // A reconnect replaces a closed connection; an open one is reused (a second
                 // CONNECT on one connection is sent with `send`).
                 if let Some(c) = self.conns.get(&name) {
@@ -356,6 +382,9 @@ impl Run<'_> {
             }
             Action::Send(spec) => {
                 let built = packets::packet(spec, self).map_err(StepError::Harness)?;
+                if let PacketSpec::Connect(c) = spec {
+                    self.note_max_packet_size(&name, c.properties.maximum_packet_size);
+                }
                 self.send(&name, built).await
             }
             Action::SendHex(h) => {

@@ -606,7 +606,11 @@ async fn health(
             )));
         }
     };
-    let mut connect = Connect::new(v.protocol(), format!("mchealth{}", std::process::id()));
+    // A client id of its own per check: checks overlap (one follows every expected failure),
+    // and a shared id would make each take the other's session over.
+    static CHECKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut connect = Connect::new(v.protocol(), format!("mchealth{}x{n}", std::process::id()));
     if let Some((u, p)) = &s.credentials {
         connect.username = Some(u.clone().into());
         connect.password = p.clone().map(Into::into);
