@@ -52,6 +52,8 @@ pub(crate) enum Reply {
     Silent,
     /// These bytes, then never read this connection again (but keep it open).
     SendThenDeaf(Vec<u8>),
+    /// These bytes, then close this connection.
+    SendThenClose(Vec<u8>),
     /// Close this connection.
     Close,
     /// The whole broker wedges: every connection, open or new, is accepted and read but never
@@ -167,6 +169,10 @@ async fn serve(mut sock: TcpStream, behave: Arc<Behaviour>, mode: watch::Sender<
                             return;
                         }
                     }
+                    return;
+                }
+                Reply::SendThenClose(bytes) => {
+                    let _ = sock.write_all(&bytes).await;
                     return;
                 }
                 Reply::Close => return,

@@ -425,3 +425,49 @@ async fn cli_exits_2_promptly_when_the_broker_never_answers_connect() {
     // One CONNACK wait (450 ms at this scale) per version, plus process start.
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+#[tokio::test]
+async fn a_packet_over_the_clients_maximum_packet_size_fails_even_where_a_close_is_expected() {
+    // The broker refuses the CONNECT with a CONNACK whose Reason String takes it past the 16
+    // bytes the client declared (MQTT-3.1.2-24, MQTT-3.2.2-19), then closes.
+    let mut connack = vec![0x20, 0x1b, 0x00, 0x87, 0x18, 0x1f, 0x00, 0x15];
+    connack.extend_from_slice(b"not authorized, sorry");
+    let fake = Fake::start(move |p| {
+        if p.kind == 1 && p.client_id == "tiny-limit" {
+            Reply::SendThenClose(connack.clone())
+        } else {
+            Reply::Answer
+        }
+    })
+    .await;
+    let files = vec![(
+        "demo/oversized.yaml".to_owned(),
+        r#"
+id: oversized
+title: A refusing CONNACK stays within the client's Maximum Packet Size.
+statements: { must: [MQTT-3.2.2-19@5.0] }
+versions: [5.0]
+clients: { a: { client_id: tiny-limit } }
+steps:
+  - { client: a, send: { connect: { properties: { maximum_packet_size: 16 } } } }
+  - client: a
+    expect_one_of:
+      - expect: { connack: { code_in: [0x87] } }
+      - expect_closed: {}
+  - { client: a, expect_closed: {} }
+"#
+        .to_owned(),
+    )];
+    let (report, _) = bounded_run(&files, &fake, |_| {}).await;
+    let report = report.unwrap();
+    let r = outcome(&report, "oversized");
+    assert_eq!(r.outcome, Outcome::Fail, "{r:?}");
+    assert!(
+        r.failure
+            .as_ref()
+            .unwrap()
+            .arrived
+            .contains("exceeds the client's Maximum Packet Size 16"),
+        "{r:?}"
+    );
+}
