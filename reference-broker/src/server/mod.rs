@@ -1,32 +1,47 @@
-//! The tokio shell around the [`Engine`]: listeners (TCP, TLS, WebSocket), one task per
-//! connection, and one task that owns the engine, feeds it what the connections read, writes
-//! what it polls, and arms its next timer.
+//! The tokio shell around the [`Engine`]: listeners (TCP, TLS, WebSocket) and one task that
+//! owns the engine, feeds it what connections read, writes what it polls, and arms its next
+//! timer.
 //!
-//! Nothing protocol-related happens here: connection tasks move bytes, the engine decides.
+//! Nothing protocol-related happens here: the shell moves bytes, the engine decides.
+//!
+//! Plain TCP connections have no task of their own: the engine task reads and writes their
+//! sockets itself, without waiting. Each socket's readiness wakes a small per-connection
+//! waker that queues the connection for the engine task ([`Ready`]), which then reads what
+//! is there into one shared scratch buffer and hands it to the engine, and writes what the
+//! engine polls straight to the socket. An idle TCP connection therefore costs the socket's
+//! registration, its waker and a map entry, and a message takes one task hop from the
+//! publisher's socket to the subscriber's. TLS and WebSocket connections, whose streams need
+//! an async task to drive them, have a task each that talks to the engine task over channels
+//! ([`Input`], [`Output`]).
 //!
 //! Backpressure, both ways, without the engine task ever waiting on a connection:
 //!
-//! - inbound, the channel into the engine task is bounded (`INPUT_CAPACITY`); a connection
-//!   task waits for room before it reads more, so a flooding client is slowed by TCP;
-//! - outbound, each connection task reports what it wrote (`Input::Written`) and the engine
+//! - inbound, a TCP connection is read only while nothing waits to be written to it, at most
+//!   a few buffers per turn; the channel from TLS and WebSocket tasks is bounded
+//!   (`INPUT_CAPACITY`) and such a task waits for room before it reads more, so a flooding
+//!   client is slowed by TCP;
+//! - outbound, what is written is reported to the engine (`Engine::handle_written`), which
 //!   counts the rest against `Limits::max_outbound_buffer`: past it, QoS 0 messages for that
 //!   client are dropped and QoS 1/2 ones wait in its session queue (bounded by
-//!   `max_queued_messages`). The per-connection channel stays unbounded so the engine task
-//!   never blocks on a slow client, but what it can hold is bounded by that budget plus the
-//!   acknowledgements of what the client sent, and a connection task blocked writing reads
-//!   nothing more.
+//!   `max_queued_messages`). What the socket does not take at once waits in the connection's
+//!   pending buffer (TCP) or channel (TLS, WebSocket), bounded by that budget plus the
+//!   acknowledgements of what the client sent; a connection with output waiting is not read.
 
 mod tls;
 mod ws;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -125,9 +140,12 @@ pub async fn start(config: Config) -> Result<BrokerHandle, Error> {
     })
 }
 
-/// What a connection task tells the engine task.
+/// What the accept loops and connection tasks tell the engine task.
 #[derive(Debug)]
 pub(crate) enum Input {
+    /// A plain TCP connection, served by the engine task itself.
+    Accepted(TcpStream),
+    /// A TLS or WebSocket connection task asks for its handle and output channel.
     Open {
         reply: oneshot::Sender<(ConnId, mpsc::UnboundedReceiver<Output>)>,
     },
@@ -137,7 +155,7 @@ pub(crate) enum Input {
     Closed(ConnId),
 }
 
-/// What the engine task tells a connection task.
+/// What the engine task tells a TLS or WebSocket connection task.
 #[derive(Debug)]
 pub(crate) enum Output {
     Data(Bytes),
@@ -169,13 +187,19 @@ async fn accept_loop(
             _ = stop.changed() => return,
         };
         let _ = stream.set_nodelay(true);
+        tracing::debug!(%peer, "accepted");
+        if let Transport::Tcp = transport {
+            if input.send(Input::Accepted(stream)).await.is_err() {
+                return;
+            }
+            continue;
+        }
         let input = input.clone();
         let transport = transport.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
-            tracing::debug!(%peer, "accepted");
             match transport {
-                Transport::Tcp => serve_stream(stream, input, stop).await,
+                Transport::Tcp => {}
                 Transport::Tls(acceptor) => match acceptor.accept(stream).await {
                     Ok(tls) => serve_stream(tls, input, stop).await,
                     Err(e) => tracing::debug!(%peer, error = %e, "tls handshake failed"),
@@ -186,7 +210,7 @@ async fn accept_loop(
     }
 }
 
-/// Registers a new connection with the engine task.
+/// Registers a new TLS or WebSocket connection with the engine task.
 pub(crate) async fn open(
     input: &mpsc::Sender<Input>,
 ) -> Option<(ConnId, mpsc::UnboundedReceiver<Output>)> {
@@ -195,7 +219,7 @@ pub(crate) async fn open(
     rx.await.ok()
 }
 
-/// Moves bytes between a byte stream and the engine until either side closes.
+/// Moves bytes between a (TLS) byte stream and the engine task until either side closes.
 async fn serve_stream<S>(stream: S, input: mpsc::Sender<Input>, mut stop: watch::Receiver<bool>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -242,14 +266,82 @@ where
     }
 }
 
+/// TCP connections whose sockets became ready, for the engine task to serve.
+#[derive(Default)]
+struct Ready {
+    conns: Mutex<Vec<ConnId>>,
+    notify: Notify,
+}
+
+/// One TCP connection's waker: its socket's readiness (either way) queues it on [`Ready`].
+struct ConnWaker {
+    id: ConnId,
+    /// Set while the connection is in `Ready::conns`, so that it is queued once.
+    queued: AtomicBool,
+    ready: Arc<Ready>,
+}
+
+impl Wake for ConnWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            if let Ok(mut conns) = self.ready.conns.lock() {
+                conns.push(self.id);
+            }
+            self.ready.notify.notify_one();
+        }
+    }
+}
+
+/// A plain TCP connection, read and written by the engine task.
+struct Direct {
+    stream: TcpStream,
+    waker: Arc<ConnWaker>,
+    /// Output the socket has not taken yet; while there is some, the connection is not read.
+    pending: BytesMut,
+    /// The engine closed the connection: shut it down once `pending` is written.
+    closing: bool,
+}
+
+/// How the engine task reaches a connection.
+enum Peer {
+    Direct(Direct),
+    Task(mpsc::UnboundedSender<Output>),
+}
+
+/// Reads per TCP connection per turn before the others get theirs.
+const READS_PER_TURN: usize = 4;
+/// The shared read buffer's size.
+const SCRATCH: usize = 64 * 1024;
+/// A pending buffer larger than this is freed once written, so that a connection that was
+/// once slow does not keep it while idle.
+const KEEP_PENDING: usize = 4 * 1024;
+
+/// The engine task: the engine, every connection's output, and the TCP sockets.
+struct Shell {
+    engine: Engine,
+    conns: HashMap<ConnId, Peer>,
+    ready: Arc<Ready>,
+    scratch: Box<[u8]>,
+}
+
 async fn run_engine(
-    mut engine: Engine,
+    engine: Engine,
     mut input: mpsc::Receiver<Input>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut conns: HashMap<ConnId, mpsc::UnboundedSender<Output>> = HashMap::new();
+    let mut shell = Shell {
+        engine,
+        conns: HashMap::new(),
+        ready: Arc::new(Ready::default()),
+        scratch: vec![0; SCRATCH].into_boxed_slice(),
+    };
+    let ready = Arc::clone(&shell.ready);
     loop {
-        let deadline = engine.poll_timeout();
+        let deadline = shell.engine.poll_timeout();
         let sleep = async {
             match deadline {
                 Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -260,67 +352,255 @@ async fn run_engine(
             msg = input.recv() => {
                 let Some(msg) = msg else { return };
                 let now = Instant::now();
-                apply(&mut engine, &mut conns, msg, now);
+                shell.apply(msg, now);
                 // Take whatever else is waiting before writing, to batch output.
                 for _ in 0..256 {
                     match input.try_recv() {
-                        Ok(msg) => apply(&mut engine, &mut conns, msg, now),
+                        Ok(msg) => shell.apply(msg, now),
                         Err(_) => break,
                     }
                 }
             }
-            () = sleep => engine.handle_timeout(Instant::now()),
+            () = ready.notify.notified() => shell.serve_ready(Instant::now()),
+            () = sleep => shell.engine.handle_timeout(Instant::now()),
             _ = stop.changed() => {
-                for tx in conns.values() {
-                    let _ = tx.send(Output::Close);
-                }
+                shell.stop();
                 return;
             }
         }
-        flush(&mut engine, &mut conns);
+        shell.flush(Instant::now());
     }
 }
 
-fn apply(
-    engine: &mut Engine,
-    conns: &mut HashMap<ConnId, mpsc::UnboundedSender<Output>>,
-    msg: Input,
-    now: Instant,
-) {
-    match msg {
-        Input::Open { reply } => {
-            let id = engine.handle_connect(now);
-            let (tx, rx) = mpsc::unbounded_channel();
-            if reply.send((id, rx)).is_ok() {
-                conns.insert(id, tx);
-            } else {
-                engine.handle_disconnect(id, now);
+impl Shell {
+    fn apply(&mut self, msg: Input, now: Instant) {
+        match msg {
+            Input::Accepted(stream) => {
+                let id = self.engine.handle_connect(now);
+                let waker = Arc::new(ConnWaker {
+                    id,
+                    queued: AtomicBool::new(false),
+                    ready: Arc::clone(&self.ready),
+                });
+                // Served on the next turn: CONNECT may be there already.
+                waker.wake_by_ref();
+                let direct = Direct {
+                    stream,
+                    waker,
+                    pending: BytesMut::new(),
+                    closing: false,
+                };
+                self.conns.insert(id, Peer::Direct(direct));
+            }
+            Input::Open { reply } => {
+                let id = self.engine.handle_connect(now);
+                let (tx, rx) = mpsc::unbounded_channel();
+                if reply.send((id, rx)).is_ok() {
+                    self.conns.insert(id, Peer::Task(tx));
+                } else {
+                    self.engine.handle_disconnect(id, now);
+                }
+            }
+            Input::Data(id, data) => self.engine.handle_data(id, &data, now),
+            Input::Written(id, len) => self.engine.handle_written(id, len, now),
+            Input::Closed(id) => {
+                self.engine.handle_disconnect(id, now);
+                self.conns.remove(&id);
             }
         }
-        Input::Data(id, data) => engine.handle_data(id, &data, now),
-        Input::Written(id, len) => engine.handle_written(id, len, now),
-        Input::Closed(id) => {
-            engine.handle_disconnect(id, now);
-            conns.remove(&id);
-        }
     }
-}
 
-fn flush(engine: &mut Engine, conns: &mut HashMap<ConnId, mpsc::UnboundedSender<Output>>) {
-    while let Some((id, data)) = engine.poll_transmit() {
-        if let Some(tx) = conns.get(&id) {
-            let _ = tx.send(Output::Data(data));
+    /// Serves the TCP connections whose sockets became ready: writes what waits for them,
+    /// then reads.
+    fn serve_ready(&mut self, now: Instant) {
+        let queued = match self.ready.conns.lock() {
+            Ok(mut conns) => std::mem::take(&mut *conns),
+            Err(_) => return,
+        };
+        for id in queued {
+            let Some(Peer::Direct(d)) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            d.waker.queued.store(false, Ordering::Release);
+            self.serve(id, now);
         }
     }
-    while let Some(event) = engine.poll_event() {
-        match event {
-            Event::Close { conn } => {
-                if let Some(tx) = conns.remove(&conn) {
+
+    /// Writes what waits for TCP connection `id`, then, if it all went, reads what is there.
+    fn serve(&mut self, id: ConnId, now: Instant) {
+        let Some(Peer::Direct(d)) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let waker = Waker::from(Arc::clone(&d.waker));
+        let mut cx = Context::from_waker(&waker);
+        match drive_write(d, &mut self.engine, id, &mut cx, now) {
+            Err(_) => return self.dropped(id, now),
+            Ok(false) => return,
+            Ok(true) if d.closing => {
+                shutdown(d);
+                self.conns.remove(&id);
+                return;
+            }
+            Ok(true) => {}
+        }
+        let mut reads = 0;
+        loop {
+            let Some(Peer::Direct(d)) = self.conns.get_mut(&id) else {
+                return;
+            };
+            if d.closing || !d.pending.is_empty() {
+                return;
+            }
+            match d.stream.poll_read_ready(&mut cx) {
+                Poll::Pending => return,
+                Poll::Ready(Err(_)) => return self.dropped(id, now),
+                Poll::Ready(Ok(())) => {}
+            }
+            match d.stream.try_read(&mut self.scratch) {
+                Ok(0) => return self.dropped(id, now),
+                Ok(n) => {
+                    self.engine.handle_data(id, &self.scratch[..n], now);
+                    reads += 1;
+                    if reads == READS_PER_TURN {
+                        waker.wake_by_ref();
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return self.dropped(id, now),
+            }
+        }
+    }
+
+    /// The socket of TCP connection `id` failed or its peer closed it.
+    fn dropped(&mut self, id: ConnId, now: Instant) {
+        self.conns.remove(&id);
+        self.engine.handle_disconnect(id, now);
+    }
+
+    /// Writes what the engine polls and carries out its events.
+    fn flush(&mut self, now: Instant) {
+        let mut failed = Vec::new();
+        while let Some((id, data)) = self.engine.poll_transmit() {
+            match self.conns.get_mut(&id) {
+                Some(Peer::Task(tx)) => {
+                    let _ = tx.send(Output::Data(data));
+                }
+                Some(Peer::Direct(d)) => {
+                    if d.pending.is_empty() {
+                        match d.stream.try_write(&data) {
+                            Ok(n) => {
+                                d.pending.extend_from_slice(&data[n..]);
+                                self.engine.handle_written(id, n, now);
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                                d.pending.extend_from_slice(&data);
+                            }
+                            Err(_) => {
+                                failed.push(id);
+                                continue;
+                            }
+                        }
+                    } else {
+                        d.pending.extend_from_slice(&data);
+                    }
+                    if !d.pending.is_empty() {
+                        // Arms the socket's write readiness, which queues the connection.
+                        let waker = Waker::from(Arc::clone(&d.waker));
+                        let mut cx = Context::from_waker(&waker);
+                        if drive_write(d, &mut self.engine, id, &mut cx, now).is_err() {
+                            failed.push(id);
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        while let Some(event) = self.engine.poll_event() {
+            match event {
+                Event::Close { conn } => match self.conns.get_mut(&conn) {
+                    Some(Peer::Task(tx)) => {
+                        let _ = tx.send(Output::Close);
+                        self.conns.remove(&conn);
+                    }
+                    Some(Peer::Direct(d)) => {
+                        d.closing = true;
+                        if d.pending.is_empty() {
+                            shutdown(d);
+                            self.conns.remove(&conn);
+                        }
+                    }
+                    None => {}
+                },
+            }
+        }
+        for id in failed {
+            self.dropped(id, now);
+        }
+    }
+
+    /// Closes every connection: what TCP sockets take at once is written, then they are shut
+    /// down; TLS and WebSocket tasks are told to close.
+    fn stop(&mut self) {
+        for (_, peer) in self.conns.drain() {
+            match peer {
+                Peer::Task(tx) => {
                     let _ = tx.send(Output::Close);
+                }
+                Peer::Direct(mut d) => {
+                    while !d.pending.is_empty() {
+                        match d.stream.try_write(&d.pending) {
+                            Ok(n) if n > 0 => d.pending.advance(n),
+                            _ => break,
+                        }
+                    }
+                    shutdown(&d);
                 }
             }
         }
     }
+}
+
+/// Writes `d.pending` until it is empty (`Ok(true)`) or the socket is full (`Ok(false)`, and
+/// the socket's write readiness will wake `cx`), reporting what went to the engine.
+fn drive_write(
+    d: &mut Direct,
+    engine: &mut Engine,
+    id: ConnId,
+    cx: &mut Context<'_>,
+    now: Instant,
+) -> io::Result<bool> {
+    while !d.pending.is_empty() {
+        match d.stream.poll_write_ready(cx) {
+            Poll::Pending => return Ok(false),
+            Poll::Ready(result) => result?,
+        }
+        match d.stream.try_write(&d.pending) {
+            Ok(n) => {
+                d.pending.advance(n);
+                engine.handle_written(id, n, now);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if d.pending.capacity() > KEEP_PENDING {
+        d.pending = BytesMut::new();
+    }
+    Ok(true)
+}
+
+/// Sends FIN on a TCP connection the engine closed; the socket is closed when it is dropped.
+fn shutdown(d: &Direct) {
+    let _ = socket_shutdown(&d.stream);
+}
+
+fn socket_shutdown(stream: &TcpStream) -> io::Result<()> {
+    // tokio's TcpStream shuts down only through `AsyncWrite`; a borrowed std socket does it
+    // synchronously.
+    let fd = std::os::fd::AsFd::as_fd(stream);
+    let std = std::net::TcpStream::from(fd.try_clone_to_owned()?);
+    std.shutdown(Shutdown::Write)
 }
 
 /// Messages waiting for the engine task before connection tasks stop reading: enough to keep
