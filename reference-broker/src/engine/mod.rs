@@ -125,7 +125,8 @@ struct Conn {
     opened: Instant,
     keep_alive: KeepAlive,
     client_id: Option<ByteString>,
-    will: Option<Will>,
+    /// Boxed: most connections have none.
+    will: Option<Box<Will>>,
     /// The client's Receive Maximum: our outbound window.
     window: u16,
     aliases: HashMap<u16, ByteString>,
@@ -162,11 +163,12 @@ impl Outbox {
 #[derive(Debug)]
 pub struct Engine {
     limits: Limits,
-    conns: HashMap<ConnId, Conn>,
+    /// Boxed, as are sessions, so that the maps' spare buckets cost a pointer, not a `Conn`.
+    conns: HashMap<ConnId, Box<Conn>>,
     outbox: HashMap<ConnId, Outbox>,
     ready: VecDeque<ConnId>,
     events: VecDeque<Event>,
-    sessions: HashMap<ByteString, Session>,
+    sessions: HashMap<ByteString, Box<Session>>,
     subs: SubscriptionTree,
     retained: Retained,
     wills: PendingWills,
@@ -208,7 +210,7 @@ impl Engine {
         let max = usize::try_from(self.limits.max_packet_size).unwrap_or(usize::MAX);
         self.conns.insert(
             id,
-            Conn {
+            Box::new(Conn {
                 state: ConnState::AwaitConnect,
                 decoder: Decoder::new(ProtocolVersion::V5_0).with_max_packet_size(max),
                 buf: BytesMut::new(),
@@ -224,7 +226,7 @@ impl Engine {
                 connect_expiry: 0,
                 pending: None,
                 enhanced_auth: false,
-            },
+            }),
         );
         self.timers.set(
             Timer::Conn(id),
@@ -385,6 +387,10 @@ impl Engine {
             };
             o.queued = false;
             let data = o.buf.split().freeze();
+            if o.buf.capacity() == 0 {
+                // Let the shell's write free the allocation rather than an idle outbox keep it.
+                o.buf = BytesMut::new();
+            }
             o.unwritten = o.unwritten.saturating_add(data.len());
             if o.closed {
                 self.outbox.remove(&conn);
@@ -663,7 +669,7 @@ impl Engine {
         let session = self
             .sessions
             .entry(client_id.clone())
-            .or_insert_with(|| Session::new(expiry));
+            .or_insert_with(|| Box::new(Session::new(expiry)));
         session.conn = Some(conn);
         session.expires_at = None;
         session.expiry_interval = expiry;
@@ -673,7 +679,7 @@ impl Engine {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.state = ConnState::Connected;
             c.client_id = Some(client_id.clone());
-            c.will = connect.will.clone();
+            c.will = connect.will.clone().map(Box::new);
             c.window = window;
             c.keep_alive = KeepAlive::new(keep_alive, now);
             c.connect_expiry = expiry;
