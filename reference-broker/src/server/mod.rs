@@ -6,13 +6,13 @@
 //!
 //! Plain TCP connections have no task of their own: the engine task reads and writes their
 //! sockets itself, without waiting. Each socket's readiness wakes a small per-connection
-//! waker that queues the connection for the engine task ([`Ready`]), which then reads what
+//! waker that queues the connection for the engine task (`Ready`), which then reads what
 //! is there into one shared scratch buffer and hands it to the engine, and writes what the
 //! engine polls straight to the socket. An idle TCP connection therefore costs the socket's
 //! registration, its waker and a map entry, and a message takes one task hop from the
 //! publisher's socket to the subscriber's. TLS and WebSocket connections, whose streams need
 //! an async task to drive them, have a task each that talks to the engine task over channels
-//! ([`Input`], [`Output`]).
+//! (`Input`, `Output`).
 //!
 //! Backpressure, both ways, without the engine task ever waiting on a connection:
 //!
@@ -273,7 +273,7 @@ struct Ready {
     notify: Notify,
 }
 
-/// One TCP connection's waker: its socket's readiness (either way) queues it on [`Ready`].
+/// One TCP connection's waker: its socket's readiness (either way) queues it on `Ready`.
 struct ConnWaker {
     id: ConnId,
     /// Set while the connection is in `Ready::conns`, so that it is queued once.
