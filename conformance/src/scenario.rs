@@ -1503,7 +1503,9 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
 
 /// Parses hex written with optional spaces, newlines and `#` comments to the end of a line.
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    let digits: String = text
+    // Characters, not bytes: slicing the text by byte offsets would panic inside a multi-byte
+    // character (found by the `scenario` fuzz target).
+    let digits: Vec<char> = text
         .lines()
         .map(|l| l.split('#').next().unwrap_or(""))
         .flat_map(|l| l.chars())
@@ -1512,11 +1514,14 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     if digits.len() % 2 != 0 {
         return Err(format!("hex `{text}` has an odd number of digits"));
     }
-    (0..digits.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&digits[i..i + 2], 16)
-                .map_err(|_| format!("`{}` is not a hex byte", &digits[i..i + 2]))
+    digits
+        .chunks(2)
+        .map(|pair| match pair {
+            &[hi, lo] => match (hi.to_digit(16), lo.to_digit(16)) {
+                (Some(hi), Some(lo)) => u8::try_from(hi << 4 | lo).map_err(|e| e.to_string()),
+                _ => Err(format!("`{hi}{lo}` is not a hex byte")),
+            },
+            _ => Err(format!("hex `{text}` has an odd number of digits")),
         })
         .collect()
 }
