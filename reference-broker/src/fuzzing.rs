@@ -203,6 +203,31 @@ struct Client {
     /// Our QoS 2 publishes awaiting PUBREC.
     awaiting_pubrec: Vec<u16>,
     next_id: u16,
+    /// On a connection opened by raw bytes, what was sent until the CONNECT's protocol level
+    /// is known; `None` once the version is known.
+    raw_connect: Option<Vec<u8>>,
+}
+
+impl Client {
+    /// Follows the wire version the engine answers a raw CONNECT in: 5.0 from level 5 up,
+    /// otherwise 3.1.1 (also for the CONNACK refusing an unknown level). Without this the
+    /// driver read a 3.1.1 CONNACK as 5.0 and reported the engine's output as undecodable.
+    fn learn_version(&mut self, data: &[u8]) {
+        let Some(sent) = &mut self.raw_connect else {
+            return;
+        };
+        sent.extend_from_slice(data);
+        if let Some(level) = crate::engine::peek_connect_level(sent) {
+            let version = if level >= 5 {
+                ProtocolVersion::V5_0
+            } else {
+                ProtocolVersion::V3_1_1
+            };
+            self.version = version;
+            self.decoder.set_version(version);
+            self.raw_connect = None;
+        }
+    }
 }
 
 /// Drives an [`Engine`] with fake clients and checks invariants after every step.
@@ -287,8 +312,12 @@ impl Driver {
                     .is_none_or(|c| c.as_ref().is_none_or(|c| c.closed))
                 {
                     self.open(slot, ProtocolVersion::V5_0, format!("c{slot}"));
+                    if let Some(Some(c)) = self.clients.get_mut(slot) {
+                        c.raw_connect = Some(Vec::new());
+                    }
                 }
-                if let Some(Some(c)) = self.clients.get(slot) {
+                if let Some(Some(c)) = self.clients.get_mut(slot) {
+                    c.learn_version(data);
                     self.engine.handle_data(c.conn, data, self.now);
                 }
             }
@@ -396,6 +425,7 @@ impl Driver {
                 to_complete: Vec::new(),
                 awaiting_pubrec: Vec::new(),
                 next_id: 0,
+                raw_connect: None,
             });
         }
     }
@@ -589,6 +619,27 @@ mod tests {
             Action::Advance { millis: 10_000 },
         ];
         run(&actions);
+    }
+
+    /// Found by the `engine` fuzz target: a raw CONNECT whose level is not 5 is refused with
+    /// a 3.1.1 CONNACK (0x01), which the driver used to read as 5.0 and report as undecodable.
+    #[test]
+    fn raw_connect_with_an_unknown_level_is_answered_in_3_1_1() {
+        let crash = [
+            0x01, 0x03, 0x12, // raw bytes from client 3, 18 of them:
+            0x10, 0x10, 0x00, 0x04, 0x4d, 0xff, 0x01, 0x00, // CONNECT, name "M\xff\x01\0"
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x22, 0x00, 0x0a, 0x00, 0x00, // level 0, …
+            0x01, 0x03, 0x09, // raw bytes from client 3, 9 of them: a PUBLISH
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x30, 0x07, 0x00, 0x00,
+            0x03, 0x23, 0x00, 0x01, 0x51,
+        ];
+        run_bytes(&crash);
+        // A raw 3.1.1 CONNECT gets a 3.1.1 CONNACK the driver must read as such.
+        let v311 = [
+            0x01, 0x00, 0x0e, 0x10, 0x0c, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00,
+            0x3c, 0x00, 0x00,
+        ];
+        run_bytes(&v311);
     }
 
     #[test]

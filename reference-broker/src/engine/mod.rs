@@ -1575,7 +1575,7 @@ fn strip_diagnostics(packet: &mut Packet) {
 }
 
 /// The protocol level of a CONNECT at the front of `buf`, if enough of it is there.
-fn peek_connect_level(buf: &[u8]) -> Option<u8> {
+pub(crate) fn peek_connect_level(buf: &[u8]) -> Option<u8> {
     let (&first, rest) = buf.split_first()?;
     if first >> 4 != 1 {
         return None;
