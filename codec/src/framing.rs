@@ -18,6 +18,11 @@ use crate::version::ProtocolVersion;
 /// remaining length. The default maximum, so that only a configured limit refuses packets.
 pub const MAX_PACKET_SIZE: usize = 5 + MAX_VARINT as usize;
 
+/// The most [`Decoder::decode`] reserves ahead for a packet still arriving. Enough for nearly
+/// every packet in one allocation; a peer that announces a huge packet and then sends nothing
+/// costs no more than this, rather than the announced size (up to 256 MiB).
+const MAX_RESERVE: usize = 64 * 1024;
+
 /// What [`Decoder::decode`] found at the front of the buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoded {
@@ -102,7 +107,7 @@ impl Decoder {
             });
         }
         if buf.len() < size {
-            buf.reserve(size - buf.len());
+            buf.reserve((size - buf.len()).min(MAX_RESERVE));
             return Ok(Decoded::Incomplete);
         }
         let mut frame = buf.split_to(size);
@@ -141,5 +146,20 @@ impl Decoder {
             Bytes::copy_from_slice(body)
         };
         Packet::decode(&header, body, self.version).map(|packet| Borrowed::Packet(packet, size))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found while fuzzing `decode`: every input announcing a large remaining length made the
+    /// decoder reserve all of it at once, 256 MiB for `30 FF FF FF 7F`.
+    #[test]
+    fn an_announced_huge_packet_reserves_a_bounded_amount() {
+        let mut buf = BytesMut::from(&[0x30, 0xff, 0xff, 0xff, 0x7f][..]);
+        let decoded = Decoder::new(ProtocolVersion::V5_0).decode(&mut buf);
+        assert_eq!(decoded, Ok(Decoded::Incomplete));
+        assert!(buf.capacity() <= 5 + MAX_RESERVE, "{}", buf.capacity());
     }
 }
