@@ -623,6 +623,21 @@ fn main() {
         "both streams carry the same packet sequence"
     );
 
+    // `MQTT_BENCH_ONCE=1` runs each of our decoders (and the framing floor) once per stream,
+    // untimed: for counting instructions, e.g. under `valgrind --tool=callgrind`, where the
+    // inclusive cost of `decode_ours_*` and `framing_only` per stream is what to compare.
+    if std::env::var_os("MQTT_BENCH_ONCE").is_some() {
+        for (spec, bytes, _) in &streams {
+            let counts = [
+                (spec.ours_decode)(bytes),
+                (spec.ours_borrowed)(bytes),
+                framing_only(bytes),
+            ];
+            println!("{}: {counts:?}", spec.label);
+        }
+        return;
+    }
+
     // `MQTT_BENCH_PROFILE=1` runs only our decoder, repeatedly, for a profiler to look at.
     if std::env::var_os("MQTT_BENCH_PROFILE").is_some() {
         for (spec, bytes, _) in &streams {

@@ -10,7 +10,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::Error;
 use crate::header::{self, HeaderStatus, PacketType};
-use crate::packet::{Packet, PublishRef};
+use crate::packet::{Packet, Publish, PublishRef};
 use crate::varint::MAX_VARINT;
 use crate::version::ProtocolVersion;
 
@@ -110,6 +110,25 @@ impl Decoder {
             buf.reserve((size - buf.len()).min(MAX_RESERVE));
             return Ok(Decoded::Incomplete);
         }
+        // PUBLISH is validated in place and only its payload is cut off as `Bytes`; packets
+        // that keep nothing of their body are parsed from the slice; the rest get their own
+        // `Bytes`.
+        if header.packet_type == PacketType::Publish {
+            let body_len = size - header.header_len;
+            return Publish::decode_front(
+                header.flags,
+                buf,
+                header.header_len,
+                body_len,
+                self.version,
+            )
+            .map(|publish| Decoded::Packet(Packet::Publish(publish)));
+        }
+        let body = buf.get(header.header_len..size).unwrap_or_default();
+        if let Some(packet) = Packet::decode_slice(&header, body, self.version) {
+            buf.advance(size);
+            return packet.map(Decoded::Packet);
+        }
         let mut frame = buf.split_to(size);
         frame.advance(header.header_len);
         Packet::decode(&header, frame.freeze(), self.version).map(Decoded::Packet)
@@ -139,6 +158,9 @@ impl Decoder {
         if header.packet_type == PacketType::Publish {
             return PublishRef::parse(header.flags, body, self.version)
                 .map(|publish| Borrowed::Publish(publish, size));
+        }
+        if let Some(packet) = Packet::decode_slice(&header, body, self.version) {
+            return packet.map(|packet| Borrowed::Packet(packet, size));
         }
         let body = if body.is_empty() {
             Bytes::new()

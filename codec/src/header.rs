@@ -49,6 +49,7 @@ pub enum PacketType {
 
 impl PacketType {
     /// The type for the high nibble of a first byte; 0 is reserved.
+    #[inline]
     pub fn from_nibble(nibble: u8) -> Option<Self> {
         Some(match nibble {
             1 => Self::Connect,
@@ -92,6 +93,7 @@ impl PacketType {
     }
 
     /// The flags every packet but PUBLISH must carry (3.1.1 2.2.2, 5.0 2.1.3).
+    #[inline]
     pub fn required_flags(self) -> Option<u8> {
         match self {
             Self::Publish => None,
@@ -138,6 +140,7 @@ pub struct FixedHeader {
 
 impl FixedHeader {
     /// The size of the whole packet.
+    #[inline]
     pub fn packet_len(&self) -> usize {
         self.header_len + self.remaining_length as usize
     }
@@ -156,6 +159,7 @@ pub(crate) enum HeaderStatus {
 ///
 /// The type nibble and the reserved flags are checked here, before the body arrives, so a
 /// receiver can close at once (3.1.1 MQTT-2.2.2-2; 5.0 MQTT-2.1.3-1 and 4.13).
+#[inline]
 pub(crate) fn parse(bytes: &[u8]) -> Result<HeaderStatus, Error> {
     let Some(&first) = bytes.first() else {
         return Ok(HeaderStatus::Incomplete);
@@ -166,6 +170,17 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<HeaderStatus, Error> {
     if let Some(required) = packet_type.required_flags() {
         if flags != required {
             return Err(Error::InvalidFlags { packet_type, flags });
+        }
+    }
+    // Most packets are shorter than 128 bytes after the fixed header: one length byte.
+    if let Some(&len) = bytes.get(1) {
+        if len < 0x80 {
+            return Ok(HeaderStatus::Complete(FixedHeader {
+                packet_type,
+                flags,
+                remaining_length: u32::from(len),
+                header_len: 2,
+            }));
         }
     }
     match varint::read(bytes.get(1..).unwrap_or_default(), "remaining length")? {

@@ -661,6 +661,21 @@ pub(crate) fn decode(reader: &mut Reader, context: PropertyContext) -> Result<Pr
     Ok(Properties::from_validated(bytes))
 }
 
+/// [`decode`] from a slice: the validated bytes are copied (they are short, and a copy costs
+/// less than a shared slice's reference counting).
+pub(crate) fn decode_slice(
+    c: &mut Cursor<'_>,
+    context: PropertyContext,
+) -> Result<Properties, Error> {
+    let len = c.varint("property length")?;
+    if len == 0 {
+        return Ok(Properties::new());
+    }
+    let bytes = c.take(len as usize, "properties")?;
+    validate(bytes, context)?;
+    Ok(Properties::from_validated(Bytes::copy_from_slice(bytes)))
+}
+
 /// The set of property identifiers seen by [`validate`], one bit per identifier.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Seen(u64);

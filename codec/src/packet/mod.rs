@@ -141,7 +141,7 @@ impl Packet {
             PacketType::PubRec => Self::PubRec(PubRec::decode(&mut r, version)?),
             PacketType::PubRel => Self::PubRel(PubRel::decode(&mut r, version)?),
             PacketType::PubComp => Self::PubComp(PubComp::decode(&mut r, version)?),
-            PacketType::Subscribe => Self::Subscribe(Subscribe::decode(&mut r, version)?),
+            PacketType::Subscribe => Self::Subscribe(Subscribe::decode(&r.rest(), version)?),
             PacketType::SubAck => Self::SubAck(SubAck::decode(&mut r, version)?),
             PacketType::Unsubscribe => Self::Unsubscribe(Unsubscribe::decode(&mut r, version)?),
             PacketType::UnsubAck => Self::UnsubAck(UnsubAck::decode(&mut r, version)?),
@@ -160,6 +160,34 @@ impl Packet {
         };
         r.finish(header.packet_type)?;
         Ok(packet)
+    }
+
+    /// Decodes, straight from a slice of the body, the packets that keep none of its bytes:
+    /// PINGREQ and PINGRESP, the two-byte forms of PUBACK, PUBREC, PUBREL and PUBCOMP, and
+    /// SUBSCRIBE (which copies its filters). `None` for any other packet, or another form, which
+    /// [`Packet::decode`] then handles; both give the same result for the same bytes.
+    #[inline]
+    pub(crate) fn decode_slice(
+        header: &FixedHeader,
+        body: &[u8],
+        version: ProtocolVersion,
+    ) -> Option<Result<Self, Error>> {
+        let packet_type = header.packet_type;
+        let ack_id = || {
+            let id = u16::from_be_bytes(body.try_into().ok()?);
+            Some(check_packet_id(id, packet_type))
+        };
+        Some(match packet_type {
+            PacketType::PingReq if body.is_empty() => Ok(Self::PingReq),
+            PacketType::PingResp if body.is_empty() => Ok(Self::PingResp),
+            // In 5.0 a two-byte acknowledgement means Success without properties (3.4.2.1).
+            PacketType::PubAck => ack_id()?.map(|id| Self::PubAck(PubAck::new(id))),
+            PacketType::PubRec => ack_id()?.map(|id| Self::PubRec(PubRec::new(id))),
+            PacketType::PubRel => ack_id()?.map(|id| Self::PubRel(PubRel::new(id))),
+            PacketType::PubComp => ack_id()?.map(|id| Self::PubComp(PubComp::new(id))),
+            PacketType::Subscribe => Subscribe::decode(body, version).map(Self::Subscribe),
+            _ => return None,
+        })
     }
 
     /// The low nibble of the first byte this packet is encoded with.
@@ -269,7 +297,12 @@ from_impls!(
 
 /// Reads a packet identifier that must not be 0 (3.1.1 MQTT-2.3.1-1, 5.0 2.2.1).
 pub(crate) fn read_packet_id(r: &mut Reader, packet_type: PacketType) -> Result<u16, Error> {
-    let id = r.u16("packet identifier")?;
+    check_packet_id(r.u16("packet identifier")?, packet_type)
+}
+
+/// Checks a packet identifier that must not be 0 (3.1.1 MQTT-2.3.1-1, 5.0 2.2.1).
+#[inline]
+pub(crate) fn check_packet_id(id: u16, packet_type: PacketType) -> Result<u16, Error> {
     if id == 0 {
         return Err(Error::ZeroPacketId { packet_type });
     }

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 
 use super::QoS;
@@ -78,6 +78,54 @@ impl Publish {
             packet_id: layout.packet_id,
             properties,
             payload: bytes,
+        })
+    }
+
+    /// [`Publish::decode`] for the packet at the front of `buf`, whose fixed header (`header_len`
+    /// bytes, announcing a body of `body_len`) is known to be followed by the whole body.
+    ///
+    /// The body is validated in place before anything is cut off the buffer, and only the
+    /// payload is split off as `Bytes`; the packet's bytes leave the buffer whatever the outcome.
+    pub(crate) fn decode_front(
+        flags: u8,
+        buf: &mut BytesMut,
+        header_len: usize,
+        body_len: usize,
+        version: ProtocolVersion,
+    ) -> Result<Self, Error> {
+        let body = buf
+            .get(header_len..header_len + body_len)
+            .unwrap_or_default();
+        let parsed = Layout::parse(flags, body, version).map(|(layout, topic)| {
+            let properties = match body.get(layout.properties.clone()) {
+                Some(props) if !props.is_empty() => {
+                    Properties::from_validated(Bytes::copy_from_slice(props))
+                }
+                _ => Properties::new(),
+            };
+            (layout, ByteString::from(topic), properties)
+        });
+        let (layout, topic, properties) = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                buf.advance(header_len + body_len);
+                return Err(e);
+            }
+        };
+        buf.advance(header_len + layout.payload_start);
+        let payload = if body_len == layout.payload_start {
+            Bytes::new()
+        } else {
+            buf.split_to(body_len - layout.payload_start).freeze()
+        };
+        Ok(Self {
+            dup: layout.dup,
+            qos: layout.qos,
+            retain: layout.retain,
+            topic,
+            packet_id: layout.packet_id,
+            properties,
+            payload,
         })
     }
 

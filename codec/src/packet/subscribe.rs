@@ -3,10 +3,10 @@
 use bytes::BufMut;
 use bytestring::ByteString;
 
-use super::{QoS, read_packet_id};
+use super::{QoS, check_packet_id};
 use crate::error::Error;
 use crate::header::PacketType;
-use crate::primitives::{Reader, binary_len, put_binary};
+use crate::primitives::{Cursor, binary_len, check_str, put_binary};
 use crate::properties::{self, Properties, PropertyContext};
 use crate::topic;
 use crate::version::ProtocolVersion;
@@ -116,23 +116,29 @@ impl Subscribe {
         }
     }
 
-    pub(crate) fn decode(r: &mut Reader, version: ProtocolVersion) -> Result<Self, Error> {
-        let packet_id = read_packet_id(r, PacketType::Subscribe)?;
+    /// Decodes a SUBSCRIBE body from a slice: nothing of it is kept (the filters and the
+    /// property bytes are copied, being short), so the caller need not cut a `Bytes` for it.
+    pub(crate) fn decode(body: &[u8], version: ProtocolVersion) -> Result<Self, Error> {
+        let mut r = Cursor::new(body);
+        let packet_id = check_packet_id(r.u16("packet identifier")?, PacketType::Subscribe)?;
         let properties = if version.is_v5() {
-            properties::decode(r, PropertyContext::Subscribe)?
+            properties::decode_slice(&mut r, PropertyContext::Subscribe)?
         } else {
             Properties::new()
         };
         let mut filters = Vec::new();
         while !r.is_empty() {
-            let filter = r.string("topic filter")?;
-            topic::validate_filter(&filter).map_err(Error::InvalidTopicFilter)?;
+            let filter = check_str(r.binary("topic filter")?, "topic filter")?;
+            topic::validate_filter(filter).map_err(Error::InvalidTopicFilter)?;
             let options = SubscriptionOptions::from_byte(r.u8("subscription options")?, version)?;
             // No Local on a shared subscription is a Protocol Error (5.0 MQTT-3.8.3-4).
-            if options.no_local && topic::parse_shared(&filter).is_some() {
+            if options.no_local && topic::parse_shared(filter).is_some() {
                 return Err(Error::NoLocalOnSharedSubscription);
             }
-            filters.push(Subscription { filter, options });
+            filters.push(Subscription {
+                filter: ByteString::from(filter),
+                options,
+            });
         }
         // At least one filter (3.1.1 MQTT-3.8.3-3, 5.0 MQTT-3.8.3-2).
         if filters.is_empty() {
