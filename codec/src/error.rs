@@ -266,6 +266,20 @@ impl Error {
         }
     }
 
+    /// The reason code for a DISCONNECT sent because of this error.
+    ///
+    /// [`Error::reason_code`] answers for CONNACK too, and 0x84 Unsupported Protocol Version (a
+    /// CONNECT with a bad protocol name or level) exists only there: once connected, such a
+    /// CONNECT is a Protocol Error (5.0 3.14.2.1 lists the codes a DISCONNECT may carry).
+    pub fn disconnect_reason_code(&self) -> ReasonCode {
+        let code = self.reason_code();
+        if crate::reason::allowed::DISCONNECT.contains(&code.0) {
+            code
+        } else {
+            ReasonCode::PROTOCOL_ERROR
+        }
+    }
+
     /// Malformed Packet or Protocol Error.
     pub fn kind(&self) -> ErrorKind {
         if self.reason_code() == ReasonCode::MALFORMED_PACKET {

@@ -560,6 +560,17 @@ fn check_delivery(
 mod tests {
     use super::*;
 
+    /// Found by the engine fuzz target: a second CONNECT with a bad protocol level after a
+    /// successful one was answered with DISCONNECT 0x84, a code only CONNACK may carry.
+    #[test]
+    fn a_bad_second_connect_gets_a_disconnect_code_disconnect_may_carry() {
+        run_bytes(&[
+            1, 3, 1, 18, 16, 16, 0, 4, 77, 215, 215, 215, 215, 215, 215, 225, 215, 215, 215, 215,
+            215, 215, 1, 3, 18, 16, 16, 0, 3, 41, 48, 7, 0, 0, 3, 35, 0, 129, 120, 6, 77, 81, 73,
+            76, 115, 100, 112, 0, 0, 0, 0, 0, 0, 2, 0, 196, 252,
+        ]);
+    }
+
     #[test]
     fn a_scripted_run_holds_every_invariant() {
         let actions = vec![

@@ -469,7 +469,7 @@ impl Engine {
             }
             ConnState::Connected => {
                 // 3.1.1 MQTT-4.8.0-1: close. 5.0 4.13: DISCONNECT with the reason code, close.
-                self.send_disconnect(conn, err.reason_code(), &err.to_string());
+                self.send_disconnect(conn, err.disconnect_reason_code(), &err.to_string());
                 self.close(conn, CloseKind::Abnormal, now);
             }
         }
