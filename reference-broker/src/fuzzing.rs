@@ -437,13 +437,15 @@ impl Driver {
     }
 
     fn send(&mut self, slot: usize, packet: Packet) {
-        let Some(Some(c)) = self.clients.get(slot) else {
+        let Some(Some(c)) = self.clients.get_mut(slot) else {
             return;
         };
         if c.closed {
             return;
         }
         if let Ok(bytes) = packet.to_bytes(c.version) {
+            // On a raw connection these bytes may be what completes the CONNECT's header.
+            c.learn_version(&bytes);
             self.engine.handle_data(c.conn, &bytes, self.now);
         }
     }
@@ -651,6 +653,13 @@ mod tests {
             0x3c, 0x00, 0x00,
         ];
         run_bytes(&v311);
+        // A partial raw CONNECT whose level byte arrives in a structured packet sent after it.
+        let split = [
+            0x01, 0x03, 0x08, 0x10, 0x10, 0x00, 0x06, 0x4d, 0x51, 0x01, 0x00, // 8 raw bytes
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, // a CONNECT from client 0
+            0x03, 0xff, 0x00, // UNSUBSCRIBE from client 3
+        ];
+        run_bytes(&split);
     }
 
     #[test]
