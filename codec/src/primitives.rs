@@ -155,10 +155,16 @@ impl<'a> Cursor<'a> {
         self.buf.is_empty()
     }
 
+    /// The next byte, not consumed.
+    pub(crate) fn first(&self) -> Option<&'a u8> {
+        self.buf.first()
+    }
+
     pub(crate) fn remaining(&self) -> usize {
         self.buf.len()
     }
 
+    #[inline]
     pub(crate) fn take(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], Error> {
         if n > self.buf.len() {
             return Err(Error::UnexpectedEof { field });

@@ -46,7 +46,7 @@ pub enum PropertyContext {
 }
 
 impl PropertyContext {
-    fn bit(self) -> u16 {
+    const fn bit(self) -> u16 {
         1 << (self as u16)
     }
 
@@ -95,20 +95,15 @@ macro_rules! properties {
                 }
             }
 
-            fn value_type(self) -> Option<ValueType> {
-                match self.0 {
-                    $($id => Some(ValueType::$ty),)*
-                    _ => None,
-                }
-            }
-
-            fn contexts(self) -> u16 {
-                match self.0 {
-                    $($id => 0 $(| PropertyContext::$ctx.bit())*,)*
-                    _ => 0,
-                }
-            }
         }
+
+        /// Value type and allowed contexts per identifier, indexed by identifier: one load
+        /// answers both questions while validating. Every known identifier is below 64.
+        const TABLE: [(Option<ValueType>, u16); 64] = {
+            let mut table = [(None, 0); 64];
+            $(table[$id] = (Some(ValueType::$ty), 0 $(| PropertyContext::$ctx.bit())*);)*
+            table
+        };
     };
 }
 
@@ -150,6 +145,11 @@ impl PropertyId {
     /// Whether the property is allowed in `context`.
     pub fn is_allowed_in(self, context: PropertyContext) -> bool {
         self.contexts() & context.bit() != 0
+    }
+
+    #[inline]
+    fn contexts(self) -> u16 {
+        TABLE.get(usize::from(self.0)).map_or(0, |entry| entry.1)
     }
 }
 
@@ -691,14 +691,25 @@ pub(crate) fn validate(bytes: &[u8], context: PropertyContext) -> Result<Seen, E
     let mut c = Cursor::new(bytes);
     // Every known identifier is below 64, so one bit each records what was seen.
     let mut seen: u64 = 0;
-    while !c.is_empty() {
-        let raw_id = c.varint("property identifier")?;
-        let id = u8::try_from(raw_id)
+    while let Some(&first) = c.first() {
+        // Every known identifier takes one byte; anything longer is read in full only to be
+        // named in the error.
+        let raw_id = if first < 0x80 {
+            c.take(1, "property identifier")?;
+            u32::from(first)
+        } else {
+            c.varint("property identifier")?
+        };
+        let (ty, contexts) = usize::try_from(raw_id)
             .ok()
-            .map(PropertyId)
-            .filter(|id| id.value_type().is_some())
-            .ok_or(Error::UnknownProperty { id: raw_id })?;
-        if !id.is_allowed_in(context) {
+            .and_then(|i| TABLE.get(i))
+            .copied()
+            .unwrap_or((None, 0));
+        let id = PropertyId(u8::try_from(raw_id).unwrap_or_default());
+        let Some(ty) = ty else {
+            return Err(Error::UnknownProperty { id: raw_id });
+        };
+        if contexts & context.bit() == 0 {
             return Err(Error::PropertyNotAllowed {
                 property: id,
                 context: context.name(),
@@ -711,44 +722,45 @@ pub(crate) fn validate(bytes: &[u8], context: PropertyContext) -> Result<Seen, E
             return Err(Error::DuplicateProperty { property: id });
         }
         seen |= bit;
-        validate_value(&mut c, id)?;
+        validate_value(&mut c, id, ty)?;
     }
     Ok(Seen(seen))
 }
 
 /// Checks one property value in place: the rules of [`decode_value`] without building it.
-fn validate_value(c: &mut Cursor<'_>, id: PropertyId) -> Result<(), Error> {
+#[inline]
+fn validate_value(c: &mut Cursor<'_>, id: PropertyId, ty: ValueType) -> Result<(), Error> {
     const FIELD: &str = "property value";
     let out_of_range = |value: u32| Error::PropertyOutOfRange {
         property: id,
         value,
     };
-    match id.value_type() {
-        Some(ValueType::Byte) => {
+    match ty {
+        ValueType::Byte => {
             let v = c.u8(FIELD)?;
             // Every one-byte property is a 0/1 flag, Maximum QoS included (see decode_value).
             if v > 1 {
                 return Err(out_of_range(u32::from(v)));
             }
         }
-        Some(ValueType::TwoByte) => {
+        ValueType::TwoByte => {
             let v = c.u16(FIELD)?;
             if v == 0 && (id == PropertyId::RECEIVE_MAXIMUM || id == PropertyId::TOPIC_ALIAS) {
                 return Err(out_of_range(0));
             }
         }
-        Some(ValueType::FourByte) => {
+        ValueType::FourByte => {
             let v = c.u32(FIELD)?;
             if v == 0 && id == PropertyId::MAXIMUM_PACKET_SIZE {
                 return Err(out_of_range(0));
             }
         }
-        Some(ValueType::VarInt) => {
+        ValueType::VarInt => {
             if c.varint("subscription identifier")? == 0 {
                 return Err(out_of_range(0));
             }
         }
-        Some(ValueType::String) => {
+        ValueType::String => {
             let field = string_field(id);
             let s = c.binary(field)?;
             validate_str(s, field)?;
@@ -757,17 +769,12 @@ fn validate_value(c: &mut Cursor<'_>, id: PropertyId) -> Result<(), Error> {
                 crate::topic::validate_name_bytes(s).map_err(Error::InvalidTopicName)?;
             }
         }
-        Some(ValueType::Binary) => {
+        ValueType::Binary => {
             c.binary(FIELD)?;
         }
-        Some(ValueType::Pair) => {
+        ValueType::Pair => {
             validate_str(c.binary("user property name")?, "user property name")?;
             validate_str(c.binary("user property value")?, "user property value")?;
-        }
-        None => {
-            return Err(Error::UnknownProperty {
-                id: u32::from(id.0),
-            });
         }
     }
     Ok(())
