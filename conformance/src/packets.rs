@@ -9,7 +9,7 @@ use mqtt_codec::{
 
 use crate::client::summary;
 use crate::scenario::{
-    ConnectSpec, PacketSpec, PropsSpec, PublishSpec, SubscribeSpec, Version, WireOverride,
+    AckSpec, ConnectSpec, PacketSpec, PropsSpec, PublishSpec, SubscribeSpec, Version, WireOverride,
     parse_hex,
 };
 
@@ -148,46 +148,42 @@ pub fn packet(spec: &PacketSpec, env: &dyn Env) -> Result<Built, String> {
                 let (pb, retained) = publish(p, env)?;
                 (Packet::Publish(pb), &p.wire, retained, p.qos > 2)
             }
-            PacketSpec::Puback(a) => (
-                Packet::PubAck(PubAck {
-                    packet_id: env.id(&a.id)?,
-                    reason: ReasonCode(a.code),
-                    properties: props(&a.properties, env),
-                }),
-                &a.wire,
-                vec![],
-                false,
-            ),
-            PacketSpec::Pubrec(a) => (
-                Packet::PubRec(PubRec {
-                    packet_id: env.id(&a.id)?,
-                    reason: ReasonCode(a.code),
-                    properties: props(&a.properties, env),
-                }),
-                &a.wire,
-                vec![],
-                false,
-            ),
-            PacketSpec::Pubrel(a) => (
-                Packet::PubRel(PubRel {
-                    packet_id: env.id(&a.id)?,
-                    reason: ReasonCode(a.code),
-                    properties: props(&a.properties, env),
-                }),
-                &a.wire,
-                vec![],
-                false,
-            ),
-            PacketSpec::Pubcomp(a) => (
-                Packet::PubComp(PubComp {
-                    packet_id: env.id(&a.id)?,
-                    reason: ReasonCode(a.code),
-                    properties: props(&a.properties, env),
-                }),
-                &a.wire,
-                vec![],
-                false,
-            ),
+            PacketSpec::Puback(a) => {
+                let (packet_id, reason, properties) = ack(a, env)?;
+                let p = PubAck {
+                    packet_id,
+                    reason,
+                    properties,
+                };
+                (p.into(), &a.wire, vec![], false)
+            }
+            PacketSpec::Pubrec(a) => {
+                let (packet_id, reason, properties) = ack(a, env)?;
+                let p = PubRec {
+                    packet_id,
+                    reason,
+                    properties,
+                };
+                (p.into(), &a.wire, vec![], false)
+            }
+            PacketSpec::Pubrel(a) => {
+                let (packet_id, reason, properties) = ack(a, env)?;
+                let p = PubRel {
+                    packet_id,
+                    reason,
+                    properties,
+                };
+                (p.into(), &a.wire, vec![], false)
+            }
+            PacketSpec::Pubcomp(a) => {
+                let (packet_id, reason, properties) = ack(a, env)?;
+                let p = PubComp {
+                    packet_id,
+                    reason,
+                    properties,
+                };
+                (p.into(), &a.wire, vec![], false)
+            }
             PacketSpec::Subscribe(sb) => return subscribe(sb, env),
             PacketSpec::Unsubscribe(u) => (
                 Packet::Unsubscribe(Unsubscribe {
@@ -301,6 +297,15 @@ fn subscribe(sb: &SubscribeSpec, env: &dyn Env) -> Result<Built, String> {
 
 /// Builds the codec's property list: named fields in declaration order, then user properties,
 /// subscription identifiers and the raw extras.
+/// The fields the four publish acknowledgements share, from their spec.
+fn ack(a: &AckSpec, env: &dyn Env) -> Result<(u16, ReasonCode, Properties), String> {
+    Ok((
+        env.id(&a.id)?,
+        ReasonCode(a.code),
+        props(&a.properties, env),
+    ))
+}
+
 pub fn props(spec: &PropsSpec, env: &dyn Env) -> Properties {
     let s = |t: &str| env.subst(t);
     let mut out = Properties::new();

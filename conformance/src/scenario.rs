@@ -491,30 +491,9 @@ const STEP_KEYS: &[&str] = &[
     "auth",
 ];
 
-/// Action keys; the packet names are shorthand for `send: { <packet>: ... }`.
-const STEP_ACTIONS: &[&str] = &[
-    "connect",
-    "send",
-    "send_hex",
-    "expect",
-    "expect_one_of",
-    "expect_unordered",
-    "expect_across",
-    "expect_nothing",
-    "expect_closed",
-    "wait",
-    "disconnect",
-    "drop",
-    "publish",
-    "puback",
-    "pubrec",
-    "pubrel",
-    "pubcomp",
-    "subscribe",
-    "unsubscribe",
-    "pingreq",
-    "auth",
-];
+/// Action keys (every step key after the four settings); the packet names are shorthand for
+/// `send: { <packet>: ... }`.
+const STEP_ACTIONS: &[&str] = STEP_KEYS.split_at(4).1;
 
 impl<'de> Deserialize<'de> for Step {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
