@@ -15,7 +15,7 @@ use crate::report::{self, Style};
 use crate::runner::{self, Options};
 use crate::scenario::{self, Version};
 use crate::transport::{Target, TlsOptions};
-use crate::{catalogue, coverage, exit};
+use crate::{catalogue, coverage, exit, record};
 
 /// `println!` that ignores a closed stdout (`mqtt-conformance list | head`) instead of panicking.
 macro_rules! outln {
@@ -124,6 +124,7 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
         seed,
         strict: args.strict,
         versions: versions(&args.mqtt_version),
+        keep_transcripts: args.record.is_some(),
     };
     let progress =
         indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
@@ -141,6 +142,16 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
         h.shutdown().await;
     }
     let mut report = outcome?;
+    if let Some(dir) = &args.record {
+        let files = record::write(dir, &report.results)?;
+        outln!("recorded {files} transcripts under {}", dir.display());
+        // The reports keep their usual shape: transcripts of passes only went to the files.
+        for r in &mut report.results {
+            if r.outcome == runner::Outcome::Pass {
+                r.transcript.clear();
+            }
+        }
+    }
     // Stale entries are judged against the whole corpus, not the filtered selection.
     report.warnings.extend(profile.stale(&full));
     let color = match args.color {

@@ -128,6 +128,10 @@ pub struct RunArgs {
     /// Write a self-contained HTML report here.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Record every packet sent and received: one JSON-lines transcript per scenario and
+    /// version under DIR/<area>/<id>.<version>.jsonl (fuzz/seeds turns them into fuzz seeds).
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
     /// Colour: auto (only on a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

@@ -20,6 +20,7 @@ pub mod fuzzing;
 pub mod matcher;
 pub mod packets;
 pub mod profile;
+pub mod record;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -79,7 +79,8 @@ pub struct ScenarioResult {
     pub message: String,
     /// The failing step, if any.
     pub failure: Option<Failure>,
-    /// The transcript (kept for failures, errors and non-strict results).
+    /// The transcript (kept for failures, errors and non-strict results, and for every result
+    /// when [`Options::keep_transcripts`] is on).
     pub transcript: Vec<Entry>,
     /// Outcomes of each repeat when they differ (flaky).
     pub flaky: Option<Vec<Outcome>>,
@@ -100,6 +101,8 @@ pub struct Options {
     pub strict: bool,
     /// Versions selected on the command line.
     pub versions: Vec<Version>,
+    /// Keep every result's transcript, passes included (for `--record`).
+    pub keep_transcripts: bool,
 }
 
 /// Everything a run produced.
@@ -351,7 +354,7 @@ pub async fn run(
         let l = &corpus[idx];
         let graded: Vec<ScenarioResult> = list
             .into_iter()
-            .map(|(e, d)| grade(l, v, e, d, profile, opts.strict))
+            .map(|(e, d)| grade(l, v, e, d, profile, opts))
             .collect();
         let outcomes: Vec<Outcome> = graded.iter().map(|r| r.outcome).collect();
         let flaky = outcomes.iter().any(|o| *o != outcomes[0]);
@@ -418,7 +421,7 @@ fn grade(
     exec: Result<Execution, String>,
     d: Duration,
     profile: &Profile,
-    strict: bool,
+    opts: &Options,
 ) -> ScenarioResult {
     let mut r = base_result(l, v, Outcome::Pass, String::new());
     r.duration = d;
@@ -457,7 +460,7 @@ fn grade(
             r.message = e;
         }
     }
-    if !strict {
+    if !opts.strict {
         if let Some(dev) = profile.deviation(&l.scenario.id, v) {
             match r.outcome {
                 Outcome::Fail | Outcome::NonStrict => {
@@ -481,7 +484,7 @@ fn grade(
             }
         }
     }
-    if r.outcome != Outcome::Pass {
+    if r.outcome != Outcome::Pass || opts.keep_transcripts {
         r.transcript = exec.transcript;
     }
     r

@@ -4,9 +4,10 @@
 use mqtt_conformance::report::{self, Style};
 use mqtt_conformance::runner::Outcome;
 use mqtt_conformance::transport::Target;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{redact, reference, run, scenario_dir};
+use crate::support::{options, redact, reference, run, run_with, scenario_dir};
 
 const GOOD: &str = r#"
 id: good
@@ -74,6 +75,31 @@ async fn wrong_expectation_fails_with_a_readable_diff() {
 }
 
 #[tokio::test]
+async fn recording_writes_every_packet_of_a_passing_run() {
+    let broker = start().await;
+    let dir = scenario_dir(&[("demo/good.yaml", GOOD)]);
+    let mut opts = options(Target::tcp(broker.tcp_addr()), Duration::from_secs(2));
+    opts.keep_transcripts = true;
+    let report = run_with(&dir, &reference(), &opts).await.unwrap();
+    broker.shutdown().await;
+    assert!(report.results.iter().all(|r| r.outcome == Outcome::Pass));
+
+    let out = dir.join("recorded");
+    let files = mqtt_conformance::record::write(&out, &report.results).unwrap();
+    assert_eq!(files, report.results.len());
+    let text = std::fs::read_to_string(out.join("demo/good.5.0.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The CONNECT went out first and the CONNACK came back, both with their wire bytes.
+    let sent = lines.iter().find(|l| l["dir"] == "sent").unwrap();
+    assert!(sent["hex"].as_str().unwrap().starts_with("10 "));
+    let received = lines.iter().find(|l| l["dir"] == "received").unwrap();
+    assert!(received["hex"].as_str().unwrap().starts_with("20 "));
+}
+
+#[tokio::test]
 async fn broker_closing_early_is_a_failure() {
     // A fake broker: CONNACK to CONNECT, PINGRESP to PINGREQ, and it hangs up on anything
     // else, so the health check passes but the scenario cannot.
@@ -130,6 +156,7 @@ async fn embedded_corpus_passes_against_the_reference_broker() {
         seed: 1,
         strict: false,
         versions: mqtt_conformance::scenario::Version::ALL.to_vec(),
+        keep_transcripts: false,
     };
     let bar = indicatif::ProgressBar::hidden();
     let report = mqtt_conformance::runner::run(&corpus, &reference(), &opts, &bar)

@@ -50,6 +50,7 @@ pub(crate) fn options(target: Target, step_timeout: Duration) -> Options {
         seed: 7,
         strict: false,
         versions: Version::ALL.to_vec(),
+        keep_transcripts: false,
     }
 }
 
