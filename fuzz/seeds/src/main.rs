@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --manifest-path fuzz/Cargo.toml -p mqtt-fuzz-seeds -- fuzz/corpus
+//! cargo run --manifest-path fuzz/Cargo.toml -p mqtt-fuzz-seeds -- fuzz/corpus --transcripts DIR
 //! ```
 //!
 //! Seeds are encoded with the codec from `mqtt_codec::fuzzing::seed_packets`: every packet
@@ -18,6 +19,8 @@ use std::path::Path;
 
 use mqtt_codec::fuzzing::{VERSIONS, seed_packets};
 use mqtt_codec::{Packet, ProtocolVersion};
+
+mod transcripts;
 
 /// Malformed packets worth starting from, each a past bug somewhere or an edge of the spec.
 const MALFORMED: &[(&str, &[u8])] = &[
@@ -135,16 +138,33 @@ fn type_tag(p: &Packet) -> String {
     p.packet_type().to_string().to_lowercase()
 }
 
+/// A `decode` seed: the byte that picks `VERSIONS[index]`, then the stream.
+fn with_version(index: usize, stream: &[u8]) -> Vec<u8> {
+    let mut seed = vec![u8::try_from(index).unwrap_or(0)];
+    seed.extend_from_slice(stream);
+    seed
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     fs::write(dir.join(format!("seed-{name}")), bytes)
 }
 
 fn main() -> io::Result<()> {
-    let root = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "fuzz/corpus".into());
-    let root = Path::new(&root);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = args.first().map_or("fuzz/corpus", String::as_str);
+    let root = Path::new(root);
+    match args.get(1..) {
+        Some([flag, dir]) if flag == "--transcripts" => {
+            return transcripts::write_seeds(Path::new(dir), root);
+        }
+        None | Some([]) => {}
+        Some(_) => {
+            return Err(io::Error::other(
+                "usage: mqtt-fuzz-seeds [CORPUS_DIR] [--transcripts DIR]",
+            ));
+        }
+    }
     let mut count = 0;
     for (vi, version) in VERSIONS.into_iter().enumerate() {
         let v = version_tag(version);
@@ -154,15 +174,14 @@ fn main() -> io::Result<()> {
                 .to_bytes(version)
                 .map_err(|e| io::Error::other(e.to_string()))?;
             let name = format!("{v}-{i:02}-{}", type_tag(packet));
-            for target in ["decode", "roundtrip"] {
-                write(&root.join(target), &name, &bytes)?;
-            }
+            write(&root.join("decode"), &name, &with_version(vi, &bytes))?;
+            write(&root.join("roundtrip"), &name, &bytes)?;
             session.extend_from_slice(&bytes);
             count += 1;
         }
-        for target in ["decode", "roundtrip"] {
-            write(&root.join(target), &format!("{v}-session"), &session)?;
-        }
+        let name = format!("{v}-session");
+        write(&root.join("decode"), &name, &with_version(vi, &session))?;
+        write(&root.join("roundtrip"), &name, &session)?;
         // framing: control byte (version index, follow CONNECT), no size limit, then chunk
         // lengths that cut the session inside headers, bodies and between packets.
         let vi = u8::try_from(vi).unwrap_or(0);
@@ -178,9 +197,17 @@ fn main() -> io::Result<()> {
         )?;
     }
     for (name, bytes) in MALFORMED {
-        for target in ["decode", "roundtrip"] {
-            write(&root.join(target), &format!("malformed-{name}"), bytes)?;
+        // Under 3.1.1 and 5.0: the two wire formats.
+        for vi in [1, 2] {
+            let tag = version_tag(VERSIONS[vi]);
+            let seed = with_version(vi, bytes);
+            write(
+                &root.join("decode"),
+                &format!("malformed-{name}-{tag}"),
+                &seed,
+            )?;
         }
+        write(&root.join("roundtrip"), &format!("malformed-{name}"), bytes)?;
         let mut framing = vec![0x02, 0, 2, 1, 2];
         framing.extend_from_slice(bytes);
         write(
