@@ -625,7 +625,8 @@ fn main() {
 
     // `MQTT_BENCH_ONCE=1` runs each of our decoders (and the framing floor) once per stream,
     // untimed: for counting instructions, e.g. under `valgrind --tool=callgrind`, where the
-    // inclusive cost of `decode_ours_*` and `framing_only` per stream is what to compare.
+    // inclusive cost of `decode_ours_*`, `framing_only` and `decode_mqttrs_v4` per stream is
+    // what to compare.
     if std::env::var_os("MQTT_BENCH_ONCE").is_some() {
         for (spec, bytes, _) in &streams {
             let counts = [
@@ -635,6 +636,7 @@ fn main() {
             ];
             println!("{}: {counts:?}", spec.label);
         }
+        println!("mqttrs 3.1.1: {}", decode_mqttrs_v4(&streams[0].1));
         return;
     }
 
