@@ -150,7 +150,17 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     fs::write(dir.join(format!("seed-{name}")), bytes)
 }
 
-fn main() -> io::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mqtt-fuzz-seeds: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = args.first().map_or("fuzz/corpus", String::as_str);
     let root = Path::new(root);

@@ -51,7 +51,8 @@ struct Streams {
 /// Writes the seeds of every `*.jsonl` file under `dir` into `root/<target>/seed-tx-*`.
 pub fn write_seeds(dir: &Path, root: &Path) -> io::Result<()> {
     let mut files = Vec::new();
-    collect(dir, &mut files)?;
+    collect(dir, &mut files)
+        .map_err(|e| io::Error::other(format!("cannot read {}: {e}", dir.display())))?;
     files.sort();
     if files.is_empty() {
         return Err(io::Error::other(format!(
