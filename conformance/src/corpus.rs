@@ -97,7 +97,22 @@ impl std::fmt::Display for FileProblem {
     }
 }
 
-/// Parses and validates sources; duplicate ids are problems too.
+/// The retired scenario ids (`scenarios/retired.txt`), each with why it was retired.
+const RETIRED: &str = include_str!("../../scenarios/retired.txt");
+
+/// Why `id` was retired, if it was: a retired id is never reused, since profiles and CI
+/// configurations refer to scenarios by id.
+pub fn retired(id: &str) -> Option<&'static str> {
+    RETIRED
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .find_map(|l| {
+            let (name, why) = l.trim().split_once(char::is_whitespace)?;
+            (name == id).then(|| why.trim())
+        })
+}
+
+/// Parses and validates sources; duplicate and retired ids are problems too.
 pub fn parse_all(sources: &[(String, String)]) -> (Vec<Loaded>, Vec<FileProblem>) {
     let mut loaded: Vec<Loaded> = Vec::new();
     let mut problems = Vec::new();
@@ -108,6 +123,15 @@ pub fn parse_all(sources: &[(String, String)]) -> (Vec<Loaded>, Vec<FileProblem>
                     problems.push(FileProblem {
                         path: path.clone(),
                         message: format!("{}: {}", p.field, p.message),
+                    });
+                }
+                if let Some(why) = retired(&s.id) {
+                    problems.push(FileProblem {
+                        path: path.clone(),
+                        message: format!(
+                            "id `{}` is retired ({why}); give the scenario a new id",
+                            s.id
+                        ),
                     });
                 }
                 if let Some(other) = loaded.iter().find(|l| l.scenario.id == s.id) {

@@ -187,7 +187,13 @@ impl Profile {
         let mut out = Vec::new();
         for d in &self.deviations {
             match corpus.iter().find(|l| l.scenario.id == d.id) {
-                None => out.push(format!("deviation `{}` matches no scenario", d.id)),
+                None => match crate::corpus::retired(&d.id) {
+                    Some(why) => out.push(format!(
+                        "deviation `{}` names a retired scenario ({why}); remove it",
+                        d.id
+                    )),
+                    None => out.push(format!("deviation `{}` matches no scenario", d.id)),
+                },
                 Some(l) => {
                     for v in d.versions.iter().flatten() {
                         if !l.scenario.versions.contains(v) {

@@ -66,6 +66,44 @@ fn embedded_corpus_lints_clean() {
 }
 
 #[test]
+fn a_retired_id_is_refused_and_a_profile_naming_it_is_told_why() {
+    let id = "not-closed-before-one-and-a-half-keep-alive";
+    let dir = scenario_dir(&[(
+        &format!("keepalive/{id}.yaml"),
+        &format!(
+            "id: {id}\ntitle: T.\nstatements: {{ must: [MQTT-3.1.0-1] }}\nversions: [5.0]\nsteps:\n  - {{ client: a, connect: {{}} }}\n"
+        ),
+    )]);
+    let out = bin().arg("lint").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("id `{id}` is retired")), "{text}");
+
+    // The reference profile with the retired id as a deviation.
+    let reference = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/profiles/reference.yaml"
+    ))
+    .unwrap();
+    let text = reference.replace(
+        "deviations: []",
+        &format!("deviations:\n  - {{ id: {id}, reason: \"MQTT-3.1.2-24: closes early.\" }}"),
+    );
+    assert_ne!(text, reference);
+    let profile = scenario_dir(&[("p.yaml", &text)]);
+    let out = bin()
+        .args(["run", "--filter", "connect-*", "--profile"])
+        .arg(profile.join("p.yaml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("deviation `{id}` names a retired scenario")),
+        "{text}"
+    );
+}
+
+#[test]
 fn lint_names_file_line_and_field() {
     let dir = scenario_dir(&[(
         "x/typo.yaml",
