@@ -129,7 +129,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Record every packet sent and received: one JSON-lines transcript per scenario and
-    /// version under DIR/<area>/<id>.<version>.jsonl (fuzz/seeds turns them into fuzz seeds).
+    /// version under DIR/AREA/ID.VERSION.jsonl (fuzz/seeds turns them into fuzz seeds).
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
     /// Colour: auto (only on a terminal), always, never.
