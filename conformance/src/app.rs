@@ -73,6 +73,13 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
             "--timeout-scale must be a positive number".into(),
         ));
     }
+    // A folder that cannot be written is found before the run, not after it.
+    if let Some(dir) = &args.record {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+            path: dir.display().to_string(),
+            source,
+        })?;
+    }
     let full = corpus::load(&args.corpus.paths)?;
     let corpus = select(full.clone(), &args.filter, &versions(&args.mqtt_version))?;
     if corpus.is_empty() {

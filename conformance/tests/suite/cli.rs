@@ -104,6 +104,22 @@ fn a_retired_id_is_refused_and_a_profile_naming_it_is_told_why() {
 }
 
 #[test]
+fn an_unwritable_record_folder_fails_before_the_run() {
+    // A file where the folder should be: nothing can be created under it.
+    let dir = scenario_dir(&[("file", "")]);
+    let out = bin()
+        .args(["run", "--record"])
+        .arg(dir.join("file/transcripts"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("cannot write"), "{text}");
+    // Nothing ran: no results were printed.
+    assert!(String::from_utf8_lossy(&out.stdout).is_empty());
+}
+
+#[test]
 fn lint_names_file_line_and_field() {
     let dir = scenario_dir(&[(
         "x/typo.yaml",
