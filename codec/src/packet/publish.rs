@@ -70,15 +70,7 @@ impl Publish {
             _ => Properties::new(),
         };
         bytes.advance(layout.payload_start);
-        Ok(Self {
-            dup: layout.dup,
-            qos: layout.qos,
-            retain: layout.retain,
-            topic,
-            packet_id: layout.packet_id,
-            properties,
-            payload: bytes,
-        })
+        Ok(layout.publish(topic, properties, bytes))
     }
 
     /// [`Publish::decode`] for the packet at the front of `buf`, whose fixed header (`header_len`
@@ -118,15 +110,7 @@ impl Publish {
         } else {
             buf.split_to(body_len - layout.payload_start).freeze()
         };
-        Ok(Self {
-            dup: layout.dup,
-            qos: layout.qos,
-            retain: layout.retain,
-            topic,
-            packet_id: layout.packet_id,
-            properties,
-            payload,
-        })
+        Ok(layout.publish(topic, properties, payload))
     }
 
     pub(crate) fn body_len(&self, version: ProtocolVersion) -> usize {
@@ -228,6 +212,19 @@ struct Layout {
 }
 
 impl Layout {
+    /// The owned packet these fields describe, from its decoded topic, properties and payload.
+    fn publish(self, topic: ByteString, properties: Properties, payload: Bytes) -> Publish {
+        Publish {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic,
+            packet_id: self.packet_id,
+            properties,
+            payload,
+        }
+    }
+
     /// Validates a PUBLISH body; returns where its fields sit, and the topic.
     fn parse(flags: u8, body: &[u8], version: ProtocolVersion) -> Result<(Self, &str), Error> {
         // QoS 3 is malformed (MQTT-3.3.1-4).
