@@ -75,10 +75,7 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
     }
     // A folder that cannot be written is found before the run, not after it.
     if let Some(dir) = &args.record {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(dir).map_err(Error::write(dir))?;
     }
     let full = corpus::load(&args.corpus.paths)?;
     let corpus = select(full.clone(), &args.filter, &versions(&args.mqtt_version))?;
@@ -197,10 +194,7 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
 }
 
 fn write(path: &std::path::Path, text: &str) -> Result<(), Error> {
-    std::fs::write(path, text).map_err(|source| Error::Write {
-        path: path.display().to_string(),
-        source,
-    })
+    std::fs::write(path, text).map_err(Error::write(path))
 }
 
 fn random_seed() -> u64 {

@@ -24,3 +24,13 @@ pub enum Error {
         source: std::io::Error,
     },
 }
+
+impl Error {
+    /// The error for a failed write to `path`, as `map_err(Error::write(path))`.
+    pub fn write(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
+        move |source| Self::Write {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}

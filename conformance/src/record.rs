@@ -17,10 +17,7 @@ pub fn write(dir: &Path, results: &[ScenarioResult]) -> Result<usize, Error> {
     let mut files = 0;
     for r in results.iter().filter(|r| !r.transcript.is_empty()) {
         let area = dir.join(&r.area);
-        std::fs::create_dir_all(&area).map_err(|source| Error::Write {
-            path: area.display().to_string(),
-            source,
-        })?;
+        std::fs::create_dir_all(&area).map_err(Error::write(&area))?;
         let mut text = String::new();
         for entry in &r.transcript {
             // An Entry holds strings and numbers only, so serialising cannot fail.
@@ -28,10 +25,7 @@ pub fn write(dir: &Path, results: &[ScenarioResult]) -> Result<usize, Error> {
             let _ = writeln!(text, "{line}");
         }
         let path = area.join(format!("{}.{}.jsonl", r.id, r.version));
-        std::fs::write(&path, text).map_err(|source| Error::Write {
-            path: path.display().to_string(),
-            source,
-        })?;
+        std::fs::write(&path, text).map_err(Error::write(&path))?;
         files += 1;
     }
     Ok(files)
