@@ -140,15 +140,12 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
 
 /// Each client's sent and received bytes, clients in order of appearance.
 fn streams(path: &Path, lines: &[Line]) -> io::Result<Vec<(String, Streams)>> {
+    let slots = client_slots(lines);
     let mut out: Vec<(String, Streams)> = Vec::new();
-    for line in lines {
-        let i = match out.iter().position(|(c, _)| *c == line.client) {
-            Some(i) => i,
-            None => {
-                out.push((line.client.clone(), Streams::default()));
-                out.len() - 1
-            }
-        };
+    for (line, &i) in lines.iter().zip(&slots) {
+        if i == out.len() {
+            out.push((line.client.clone(), Streams::default()));
+        }
         let bytes = unhex(&line.hex)
             .ok_or_else(|| io::Error::other(format!("{}: bad hex", path.display())))?;
         match line.dir.as_str() {
@@ -163,17 +160,9 @@ fn streams(path: &Path, lines: &[Line]) -> io::Result<Vec<(String, Streams)>> {
 /// The run as engine actions: raw bytes per client slot, pauses, and connections the client
 /// ended itself.
 fn engine_actions(lines: &[Line]) -> Vec<u8> {
-    let mut clients: Vec<&str> = Vec::new();
     let mut actions = Vec::new();
     let mut last_ms = 0;
-    for line in lines {
-        let slot = match clients.iter().position(|c| *c == line.client) {
-            Some(i) => i,
-            None => {
-                clients.push(&line.client);
-                clients.len() - 1
-            }
-        };
+    for (line, slot) in lines.iter().zip(client_slots(lines)) {
         let slot = u8::try_from(slot % ENGINE_CLIENTS).unwrap_or(0);
         // The broker's side of the run follows from what the clients do; pauses matter for
         // keep alive, expiry and will delay.
@@ -200,6 +189,23 @@ fn engine_actions(lines: &[Line]) -> Vec<u8> {
         }
     }
     actions
+}
+
+/// Each line's client numbered by order of first appearance (0, 1, ...).
+fn client_slots(lines: &[Line]) -> Vec<usize> {
+    let mut clients: Vec<&str> = Vec::new();
+    lines
+        .iter()
+        .map(
+            |line| match clients.iter().position(|c| *c == line.client) {
+                Some(i) => i,
+                None => {
+                    clients.push(&line.client);
+                    clients.len() - 1
+                }
+            },
+        )
+        .collect()
 }
 
 /// The `decode` version byte for a stream that starts with a CONNECT: its protocol level 3, 4
