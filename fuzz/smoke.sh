@@ -29,7 +29,7 @@ for target in $(cargo +nightly fuzz list); do
     if cargo +nightly fuzz run -s "$sanitizer" "$target" "$scratch/$target" "corpus/$target" -- \
         -dict=mqtt.dict -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -artifact_prefix="artifacts/$target/" -print_final_stats=1 >"$log" 2>&1; then
-        grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec)' \
+        grep -aE '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec)' \
             "$log" | sed "s/^/  $target: /" || true
     else
         failed=1
@@ -40,4 +40,23 @@ for target in $(cargo +nightly fuzz list); do
         break
     fi
 done
+
+# The sweep configuration of fuzz/README.md ("Speed"): `decode` built with only this project's
+# crates instrumented, run briefly so the wrapper keeps working.
+if [ "$failed" = 0 ] && [ "$sanitizer" = none ]; then
+    echo "fuzz smoke: decode, sweep configuration, for 10s"
+    log="$scratch/sweep.log"
+    mkdir -p "$scratch/sweep"
+    if RUSTC_WRAPPER="$PWD/ours-only.sh" cargo +nightly fuzz run -O -s none --no-trace-compares \
+        --no-default-features --target-dir target/ours-only decode "$scratch/sweep" corpus/decode -- \
+        -max_len=256 -entropic=0 -reduce_inputs=0 -use_cmp=0 -max_total_time=10 -timeout=10 \
+        -artifact_prefix=artifacts/decode/ -print_final_stats=1 >"$log" 2>&1; then
+        grep -aE '^(INFO: Loaded 1 modules|#[0-9]+[[:space:]]+DONE|stat::average_exec_per_sec)' "$log" |
+            sed "s/^/  decode (sweep): /" || true
+    else
+        failed=1
+        echo "fuzz smoke: decode (sweep) FAILED; last lines of its log:" >&2
+        tail -n 40 "$log" >&2
+    fi
+fi
 exit "$failed"
