@@ -48,7 +48,9 @@
 //! Ours is timed twice: `Decoder::decode` into owned packets (like every peer), and
 //! `Decoder::decode_borrowed`, the same validation with PUBLISH packets handed back as views
 //! into the read buffer. A "framing only" line (64 KiB reads and fixed-header framing, no
-//! parsing) shows the floor every decoder stands on.
+//! parsing) shows the floor every decoder stands on; a "(+ topic UTF-8)" line adds only
+//! `std::str::from_utf8` on each PUBLISH topic, a bound on any decoder that validates topics
+//! and hands them out as `&str`, printed as a ratio to the fastest peer before the ratios.
 //!
 //! MB is 10^6 bytes. Numbers on a shared 2-core machine are noisy; compare within one run.
 
@@ -421,6 +423,39 @@ fn framing_only(stream: &[u8]) -> usize {
     })
 }
 
+/// A bound on any decoder that hands out the PUBLISH topic as a `&str` (mqttrs does; so do we):
+/// the framing floor plus `std::str::from_utf8` on each PUBLISH topic, and nothing else. No
+/// other field is parsed or checked (no wildcard or U+0000 scan, no 5.0 properties), so such a
+/// decoder can only be slower; and a strict one may not skip the UTF-8 check (MQTT-1.5.3-1).
+fn topic_utf8_floor(stream: &[u8]) -> usize {
+    feed(stream, |buf| {
+        let Some(len) = complete_frame_len(buf) else {
+            return false;
+        };
+        let frame = &buf[..len];
+        if frame[0] >> 4 == 3 {
+            let body = &frame[len - remaining_of(frame)..];
+            let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
+            let topic = body.get(2..2 + topic_len).expect("topic within the packet");
+            black_box(std::str::from_utf8(topic).expect("the streams are valid"));
+        }
+        buf.advance(len);
+        true
+    })
+}
+
+/// The remaining length of a complete frame.
+fn remaining_of(frame: &[u8]) -> usize {
+    let mut remaining = 0usize;
+    for (i, &byte) in frame.iter().skip(1).take(4).enumerate() {
+        remaining |= usize::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    remaining
+}
+
 fn packets_ours_v4(stream: &[u8]) -> OursPackets {
     ours_packets(stream, ProtocolVersion::V3_1_1)
 }
@@ -679,6 +714,8 @@ fn main() {
         let stream = bytes.as_slice();
         let t = time_runs("framing only", PACKETS, || framing_only(stream));
         report("(framing only)", spec.label, stream.len(), &t);
+        let t = time_runs("topic UTF-8", PACKETS, || topic_utf8_floor(stream));
+        let floor = report("(+ topic UTF-8)", spec.label, stream.len(), &t);
         let t = time_runs("ours", PACKETS, || (spec.ours_decode)(stream));
         let ours = report("ours", spec.label, stream.len(), &t);
         let t = time_runs("ours borrowed", PACKETS, || (spec.ours_borrowed)(stream));
@@ -695,6 +732,7 @@ fn main() {
             spec.label,
             ours,
             borrowed,
+            floor,
             fastest.expect("every stream has a peer"),
         ));
     }
@@ -709,9 +747,16 @@ fn main() {
     }
 
     println!();
+    // The bound any strict decoder stands under, for reading the ratios against.
+    for (label, _, _, floor, (peer, peer_pps)) in &ratios {
+        println!(
+            "floor {label:<5}: framing + topic UTF-8 check alone / fastest peer ({peer}) = {:.2}",
+            floor / peer_pps,
+        );
+    }
     // "ours" decodes into owned packets, like every peer; "ours borrowed" validates the same
     // way but hands PUBLISH packets back as views into the read buffer.
-    for (label, ours, borrowed, (peer, peer_pps)) in ratios {
+    for (label, ours, borrowed, _, (peer, peer_pps)) in ratios {
         println!(
             "ratio {label:<5}: ours / fastest peer ({peer}) = {:.2}; ours borrowed / fastest peer = {:.2}",
             ours / peer_pps,
