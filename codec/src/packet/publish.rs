@@ -250,7 +250,7 @@ impl Layout {
             }
         }
         // Well-formed UTF-8, which also rules out surrogates (MQTT-1.5.3-1 / MQTT-1.5.4-1).
-        let topic = std::str::from_utf8(topic_bytes).map_err(|_| Error::InvalidUtf8 {
+        let topic = crate::primitives::utf8(topic_bytes).ok_or(Error::InvalidUtf8 {
             field: "topic name",
         })?;
         let packet_id = if qos == QoS::AtMostOnce {
