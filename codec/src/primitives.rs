@@ -158,7 +158,7 @@ const LOW_BITS: u64 = 0x0101_0101_0101_0101;
 /// pay off over their byte-at-a-time tails, long enough for a byte loop to cost more than a
 /// few words.
 #[inline]
-pub(crate) fn words<T: Copy + Default>(bytes: &[u8], f: impl Fn(T, u64) -> T) -> T {
+fn words<T: Copy + Default>(bytes: &[u8], f: impl Fn(T, u64) -> T) -> T {
     let chunks = bytes.chunks_exact(8);
     let rest = chunks.remainder();
     let mut acc = T::default();
@@ -180,7 +180,7 @@ pub(crate) fn words<T: Copy + Default>(bytes: &[u8], f: impl Fn(T, u64) -> T) ->
 /// Whether any byte of `word` is zero. Exact as a yes/no answer: the borrow can only mark a
 /// byte above one that really is zero.
 #[inline]
-pub(crate) fn has_zero(word: u64) -> bool {
+fn has_zero(word: u64) -> bool {
     word.wrapping_sub(LOW_BITS) & !word & HIGH_BITS != 0
 }
 
@@ -272,9 +272,6 @@ pub(crate) fn binary_len(bytes: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    /// The word-at-a-time scan agrees with a byte loop for every length up to three words and
-    /// every position of a zero byte or a high byte, next to every other byte value (a borrow
-    /// out of a zero byte must not hide or invent anything).
     /// The ASCII shortcut gives the answer `std::str::from_utf8` gives.
     #[test]
     fn utf8_agrees_with_std() {
@@ -294,6 +291,9 @@ mod tests {
         }
     }
 
+    /// The word-at-a-time scan agrees with a byte loop for every length up to three words and
+    /// every position of a zero byte or a high byte, next to every other byte value (a borrow
+    /// out of a zero byte must not hide or invent anything).
     #[test]
     fn the_word_scan_agrees_with_a_byte_loop() {
         let naive = |bytes: &[u8]| (bytes.iter().any(|&b| b >= 0x80), bytes.contains(&0));
