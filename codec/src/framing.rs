@@ -23,6 +23,16 @@ pub const MAX_PACKET_SIZE: usize = 5 + MAX_VARINT as usize;
 /// costs no more than this, rather than the announced size (up to 256 MiB).
 const MAX_RESERVE: usize = 64 * 1024;
 
+/// The size of the packet at the front of `buf`, fixed header included, as soon as its fixed
+/// header is complete (`None` before that): for splitting a byte stream at packet boundaries
+/// without decoding the packets. The fixed header's own checks apply, as in [`Decoder::decode`].
+pub fn packet_len(buf: &[u8]) -> Result<Option<usize>, Error> {
+    Ok(match header::parse(buf)? {
+        HeaderStatus::Complete(header) => Some(header.packet_len()),
+        HeaderStatus::Incomplete => None,
+    })
+}
+
 /// What [`Decoder::decode`] found at the front of the buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoded {
@@ -174,6 +184,15 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packet_len_needs_only_the_fixed_header() {
+        assert_eq!(packet_len(&[]), Ok(None));
+        assert_eq!(packet_len(&[0x30, 0x80]), Ok(None));
+        assert_eq!(packet_len(&[0x30, 0x80, 0x01]), Ok(Some(3 + 128)));
+        assert_eq!(packet_len(&[0xc0, 0x00, 0xff]), Ok(Some(2)));
+        assert_eq!(packet_len(&[0x00, 0x00]), Err(Error::ReservedPacketType));
+    }
 
     /// Found while fuzzing `decode`: every input announcing a large remaining length made the
     /// decoder reserve all of it at once, 256 MiB for `30 FF FF FF 7F`.
