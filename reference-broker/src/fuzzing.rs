@@ -7,10 +7,12 @@
 //! - the engine's own invariants ([`Engine::check_invariants`]): in-flight messages within the
 //!   Receive Maximum, queues within `max_queued_messages`, sessions and the subscription tree
 //!   agreeing;
-//! - every PUBLISH delivered matches a filter the session subscribed to at some point;
+//! - every PUBLISH delivered matches a filter the session subscribed to at some point (noted
+//!   after every packet the engine reads, so a subscription a later packet of the same chunk
+//!   ends still counts);
 //! - no QoS 2 message (identified by the driver's unique payload) is delivered twice with DUP=0
-//!   to one session generation (retained deliveries and clients with shared subscriptions are
-//!   exempt: both may legitimately repeat);
+//!   to one session generation (retained deliveries, clients with shared subscriptions and
+//!   payloads that raw bytes also published are exempt: all may legitimately repeat);
 //! - the engine's output always decodes.
 
 use std::collections::{HashMap, HashSet};
@@ -19,8 +21,8 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use mqtt_codec::properties::Property;
 use mqtt_codec::{
-    Connect, Decoded, Decoder, Disconnect, Packet, ProtocolVersion, PubAck, PubComp, PubRec,
-    PubRel, Publish, QoS, Subscribe, Unsubscribe, Will,
+    Borrowed, Connect, Decoded, Decoder, Disconnect, Packet, ProtocolVersion, PubAck, PubComp,
+    PubRec, PubRel, Publish, QoS, Subscribe, Unsubscribe, Will, framing,
 };
 
 use crate::config::Limits;
@@ -206,9 +208,45 @@ struct Client {
     /// On a connection opened by raw bytes, what was sent until the CONNECT's protocol level
     /// is known; `None` once the version is known.
     raw_connect: Option<Vec<u8>>,
+    /// What this client sent after its last complete packet; `None` once a fixed header did
+    /// not parse (the engine closes the connection then).
+    unframed: Option<Vec<u8>>,
 }
 
 impl Client {
+    /// Where in `data`, the next bytes this client sends, each packet they complete ends. With
+    /// `payloads`, notes the payload of every PUBLISH and will among those packets.
+    fn packet_ends(
+        &mut self,
+        data: &[u8],
+        mut payloads: Option<&mut HashSet<Vec<u8>>>,
+    ) -> Vec<usize> {
+        let Some(mut pending) = self.unframed.take() else {
+            return Vec::new();
+        };
+        let before = pending.len();
+        pending.extend_from_slice(data);
+        let mut ends = Vec::new();
+        let mut at = 0;
+        loop {
+            let rest = pending.get(at..).unwrap_or_default();
+            match framing::packet_len(rest) {
+                Ok(Some(len)) if rest.len() >= len => {
+                    if let Some(payloads) = payloads.as_deref_mut() {
+                        note_payloads(rest.get(..len).unwrap_or_default(), payloads);
+                    }
+                    at += len;
+                    ends.push(at.saturating_sub(before));
+                }
+                Ok(_) => break,
+                Err(_) => return ends,
+            }
+        }
+        pending.drain(..at);
+        self.unframed = Some(pending);
+        ends
+    }
+
     /// Follows the wire version the engine answers a raw CONNECT in: 5.0 from level 5 up,
     /// otherwise 3.1.1 (also for the CONNACK refusing an unknown level). Without this the
     /// driver read a 3.1.1 CONNACK as 5.0 and reported the engine's output as undecodable.
@@ -243,6 +281,8 @@ pub struct Driver {
     generation: HashMap<String, u64>,
     /// (client id, generation, payload) of QoS 2 deliveries with DUP=0.
     qos2_seen: HashSet<(String, u64, Vec<u8>)>,
+    /// Payloads of messages published by raw bytes, which need not be unique.
+    raw_payloads: HashSet<Vec<u8>>,
 }
 
 impl Driver {
@@ -256,6 +296,7 @@ impl Driver {
             filters_seen: HashMap::new(),
             generation: HashMap::new(),
             qos2_seen: HashSet::new(),
+            raw_payloads: HashSet::new(),
         }
     }
 
@@ -316,10 +357,7 @@ impl Driver {
                         c.raw_connect = Some(Vec::new());
                     }
                 }
-                if let Some(Some(c)) = self.clients.get_mut(slot) {
-                    c.learn_version(data);
-                    self.engine.handle_data(c.conn, data, self.now);
-                }
+                self.feed(slot, data, true);
             }
             Action::Subscribe {
                 client,
@@ -426,6 +464,7 @@ impl Driver {
                 awaiting_pubrec: Vec::new(),
                 next_id: 0,
                 raw_connect: None,
+                unframed: Some(Vec::new()),
             });
         }
     }
@@ -444,14 +483,36 @@ impl Driver {
             return;
         }
         if let Ok(bytes) = packet.to_bytes(c.version) {
-            // On a raw connection these bytes may be what completes the CONNECT's header.
-            c.learn_version(&bytes);
-            self.engine.handle_data(c.conn, &bytes, self.now);
+            self.feed(slot, &bytes, false);
         }
     }
 
-    fn pump(&mut self) {
-        // Filters first, so a delivery right after a SUBSCRIBE is judged against them.
+    /// Hands `data`, sent by the client in `slot`, to the engine one packet at a time, noting
+    /// the sessions' filters after each: a SUBSCRIBE can deliver retained messages and a later
+    /// packet of the same chunk end the subscription again (an UNSUBSCRIBE, or a malformed
+    /// packet that closes a session without expiry). `raw` bytes come from the fuzzer, so the
+    /// payloads they publish are noted as not unique.
+    fn feed(&mut self, slot: usize, data: &[u8], raw: bool) {
+        let Some(Some(c)) = self.clients.get_mut(slot) else {
+            return;
+        };
+        // On a raw connection these bytes may be what completes the CONNECT's header.
+        c.learn_version(data);
+        let conn = c.conn;
+        let ends = c.packet_ends(data, raw.then_some(&mut self.raw_payloads));
+        let mut start = 0;
+        for end in ends.into_iter().chain([data.len()]) {
+            let piece = data.get(start..end).unwrap_or_default();
+            start = end;
+            if !piece.is_empty() {
+                self.engine.handle_data(conn, piece, self.now);
+                self.record_filters();
+            }
+        }
+    }
+
+    /// Notes every filter each client's session holds now.
+    fn record_filters(&mut self) {
         for c in self.clients.iter().flatten() {
             if let Some(filters) = self.engine.session_filters(c.conn) {
                 self.filters_seen
@@ -460,6 +521,11 @@ impl Driver {
                     .extend(filters);
             }
         }
+    }
+
+    fn pump(&mut self) {
+        // Filters first, so a delivery right after a SUBSCRIBE is judged against them.
+        self.record_filters();
         let mut replies = Vec::new();
         while let Some((conn, data)) = self.engine.poll_transmit() {
             // Fake clients read everything at once.
@@ -492,6 +558,7 @@ impl Driver {
                             &self.filters_seen,
                             &self.generation,
                             &mut self.qos2_seen,
+                            &self.raw_payloads,
                         );
                         if p.qos != QoS::AtMostOnce {
                             c.to_ack.push((p.qos, p.packet_id));
@@ -527,12 +594,31 @@ impl Driver {
     }
 }
 
+/// Notes the payload of `packet` if it is a PUBLISH, or of its will if it is a CONNECT, under
+/// either wire format (a raw connection's version may not be known yet).
+fn note_payloads(packet: &[u8], payloads: &mut HashSet<Vec<u8>>) {
+    for version in [ProtocolVersion::V3_1_1, ProtocolVersion::V5_0] {
+        match Decoder::new(version).decode_borrowed(packet) {
+            Ok(Borrowed::Publish(publish, _)) => {
+                payloads.insert(publish.payload.to_vec());
+            }
+            Ok(Borrowed::Packet(Packet::Connect(connect), _)) => {
+                if let Some(will) = &connect.will {
+                    payloads.insert(will.payload.to_vec());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn check_delivery(
     client_id: &str,
     p: &Publish,
     filters_seen: &HashMap<String, HashSet<String>>,
     generation: &HashMap<String, u64>,
     qos2_seen: &mut HashSet<(String, u64, Vec<u8>)>,
+    raw_payloads: &HashSet<Vec<u8>>,
 ) {
     let filters = filters_seen.get(client_id);
     let matched = filters.is_some_and(|fs| {
@@ -547,7 +633,8 @@ fn check_delivery(
         p.topic
     );
     let shared = filters.is_some_and(|fs| fs.iter().any(|f| f.starts_with("$share/")));
-    if p.qos == QoS::ExactlyOnce && !p.dup && !p.retain && !shared {
+    let unique = !raw_payloads.contains(p.payload.as_ref());
+    if p.qos == QoS::ExactlyOnce && !p.dup && !p.retain && !shared && unique {
         let generation = generation.get(client_id).copied().unwrap_or(0);
         let fresh = qos2_seen.insert((client_id.to_owned(), generation, p.payload.to_vec()));
         assert!(
@@ -570,6 +657,39 @@ mod tests {
             1, 3, 1, 18, 16, 16, 0, 4, 77, 215, 215, 215, 215, 215, 215, 225, 215, 215, 215, 215,
             215, 215, 1, 3, 18, 16, 16, 0, 3, 41, 48, 7, 0, 0, 3, 35, 0, 129, 120, 6, 77, 81, 73,
             76, 115, 100, 112, 0, 0, 0, 0, 0, 0, 2, 0, 196, 252,
+        ]);
+    }
+
+    /// Found by the `engine` fuzz target (a driver fault, not the engine's): one raw chunk held
+    /// a SUBSCRIBE, which delivered a retained message, and then a byte of a reserved packet
+    /// type, which closed the connection. The driver noted filters only after the whole chunk,
+    /// by connection, so it never saw the subscription and reported the delivery as unasked.
+    #[test]
+    fn a_subscription_ended_in_the_same_chunk_still_counts_for_its_deliveries() {
+        let topic = b"mqtt-conformance/5b760320/r";
+        let mut data = vec![0x00, 0x00, 0x00, 0x00, 0x00, 0x54, 0x05]; // CONNECT, 3.1, client 0
+        data.extend([0x01, 0x00, 0x26, 0x33, 0x24, 0x00, 0x1b]); // raw: PUBLISH QoS 1 retained
+        data.extend(topic);
+        data.extend([0x02, 0x00, 0x00, 0x1b, 0x6d, 0xff, 0x6e]); // packet id 0x0200, payload
+        data.extend([0x63, 0x65, 0x2f, 0x35, 0x62, 0x3d, 0x32]); // CONNECT, 5.0, client 1
+        data.extend([0x01, 0x01, 0x24, 0x82, 0x21, 0x00, 0x02, 0x00, 0x00, 0x1b]); // raw: SUBSCRIBE
+        data.extend(topic);
+        // The chunk announces 36 bytes: its last two, missing, read as 0: the subscription
+        // options and then a first byte of reserved type 0.
+        run_bytes(&data);
+    }
+
+    /// Found by the `engine` fuzz target (a driver fault): raw bytes published two QoS 2
+    /// messages with the same empty payload, which the driver took for one message delivered
+    /// twice. Only the driver's own payloads are unique.
+    #[test]
+    fn two_raw_qos_2_messages_with_one_payload_are_two_messages() {
+        run_bytes(&[
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xa4, // CONNECT, 3.1, client 0
+            0xa4, 0xa4, 0xa4, 0x59, // SUBSCRIBE client 0 to "#" at QoS 2
+            0x01, 0x10, 0xa4, // raw bytes from client 0, 36 of them (missing ones read as 0):
+            0x34, 0x07, 0x00, 0x03, 0x12, 0x26, 0x10, 0x03, 0x09, // QoS 2 PUBLISH, id 0x0309
+            0x34, 0x07, 0x00, 0x03, 0x12, 0x26, 0x10, 0xa4, // the same, id 0xa400
         ]);
     }
 
