@@ -198,6 +198,8 @@ struct Client {
     decoder: Decoder,
     buf: BytesMut,
     closed: bool,
+    /// The session's client identifier: the driver's name for the slot (`c0`…) until the
+    /// engine attaches the connection to a session.
     client_id: String,
     /// Received PUBLISH (QoS, packet id) not yet acknowledged, and PUBREL ids to complete.
     to_ack: Vec<(QoS, u16)>,
@@ -511,9 +513,15 @@ impl Driver {
         }
     }
 
-    /// Notes every filter each client's session holds now.
+    /// Notes which session each client's connection is attached to, and every filter that
+    /// session holds now.
     fn record_filters(&mut self) {
-        for c in self.clients.iter().flatten() {
+        for c in self.clients.iter_mut().flatten() {
+            // Raw bytes may connect under any client identifier (or an assigned one), so the
+            // engine's is the one that names the session.
+            if let Some(id) = self.engine.client_id(c.conn) {
+                c.client_id = id;
+            }
             if let Some(filters) = self.engine.session_filters(c.conn) {
                 self.filters_seen
                     .entry(c.client_id.clone())
@@ -690,6 +698,27 @@ mod tests {
             0x01, 0x10, 0xa4, // raw bytes from client 0, 36 of them (missing ones read as 0):
             0x34, 0x07, 0x00, 0x03, 0x12, 0x26, 0x10, 0x03, 0x09, // QoS 2 PUBLISH, id 0x0309
             0x34, 0x07, 0x00, 0x03, 0x12, 0x26, 0x10, 0xa4, // the same, id 0xa400
+        ]);
+    }
+
+    /// Found by the `engine` fuzz target (a driver fault): slot 3 held a persistent session
+    /// `c3` subscribed to `a/#`, dropped it, reconnected by raw bytes with an empty client
+    /// identifier (a new session under an assigned one), subscribed to `#` and published a
+    /// QoS 2 message, then connected as `c3` again. Each session got the message once; the
+    /// driver named both after the slot and saw one session receive it twice. Sessions are now
+    /// named by the engine's client identifier.
+    #[test]
+    fn two_sessions_behind_one_slot_are_told_apart() {
+        run_bytes(&[
+            0x00, 0xb7, 0x00, 0x00, 0x00, 0xff, 0x9b, // CONNECT c3, 3.1, persistent
+            0x9b, 0x9b, 0x00, 0x02, // SUBSCRIBE c3 to "a/#" at QoS 2
+            0x10, 0x03, // drop c3
+            0x01, 0x03, 0x12, // raw bytes from slot 3: a 5.0 CONNECT, clean, empty identifier
+            0x10, 0x10, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x05, 0x02, 0x00, 0x3c, 0x03, 0x22,
+            0x00, 0x0a, 0x00, 0x00, //
+            0x65, 0x2b, 0x65, 0x65, // SUBSCRIBE slot 3 to "#" at QoS 2
+            0x79, 0x2b, 0x65, 0x65, 0x24, // PUBLISH from slot 3 to "a/b" at QoS 2
+            0xa2, 0x63, // CONNECT c3 again, 3.1, persistent
         ]);
     }
 
