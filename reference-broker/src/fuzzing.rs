@@ -11,8 +11,9 @@
 //!   after every packet the engine reads, so a subscription a later packet of the same chunk
 //!   ends still counts);
 //! - no QoS 2 message (identified by the driver's unique payload) is delivered twice with DUP=0
-//!   to one session generation (retained deliveries, clients with shared subscriptions and
-//!   payloads that raw bytes also published are exempt: all may legitimately repeat);
+//!   to one session generation, sessions named by the engine's client identifier (retained
+//!   deliveries, clients with shared subscriptions and payloads that raw bytes also published
+//!   are exempt: all may legitimately repeat);
 //! - the engine's output always decodes.
 
 use std::collections::{HashMap, HashSet};
