@@ -63,12 +63,7 @@ impl Publish {
         let mut bytes = body.rest();
         let (layout, topic) = Layout::parse(flags, &bytes, version)?;
         let topic = ByteString::from(topic);
-        let properties = match bytes.get(layout.properties.clone()) {
-            Some(props) if !props.is_empty() => {
-                Properties::from_validated(Bytes::copy_from_slice(props))
-            }
-            _ => Properties::new(),
-        };
+        let properties = layout.properties(&bytes);
         bytes.advance(layout.payload_start);
         Ok(layout.publish(topic, properties, bytes))
     }
@@ -89,12 +84,7 @@ impl Publish {
             .get(header_len..header_len + body_len)
             .unwrap_or_default();
         let parsed = Layout::parse(flags, body, version).map(|(layout, topic)| {
-            let properties = match body.get(layout.properties.clone()) {
-                Some(props) if !props.is_empty() => {
-                    Properties::from_validated(Bytes::copy_from_slice(props))
-                }
-                _ => Properties::new(),
-            };
+            let properties = layout.properties(body);
             (layout, ByteString::from(topic), properties)
         });
         let (layout, topic, properties) = match parsed {
@@ -212,6 +202,17 @@ struct Layout {
 }
 
 impl Layout {
+    /// The validated properties of `body`, the PUBLISH body this layout was parsed from, copied
+    /// out (they are short; see [`Publish::decode`]).
+    fn properties(&self, body: &[u8]) -> Properties {
+        match body.get(self.properties.clone()) {
+            Some(props) if !props.is_empty() => {
+                Properties::from_validated(Bytes::copy_from_slice(props))
+            }
+            _ => Properties::new(),
+        }
+    }
+
     /// The owned packet these fields describe, from its decoded topic, properties and payload.
     fn publish(self, topic: ByteString, properties: Properties, payload: Bytes) -> Publish {
         Publish {
