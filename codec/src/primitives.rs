@@ -140,42 +140,36 @@ pub(crate) fn utf8(bytes: &[u8]) -> Option<&str> {
 }
 
 /// Whether `bytes` hold a byte of 0x80 or above, and whether they hold a zero byte.
+///
+/// Eight bytes at a time as little-endian words, the last one padded with `a`s (a byte both
+/// checks pass). Strings on the wire are mostly 5 to 60 bytes: too short for the compiler's
+/// vector loops to pay off over their byte-at-a-time tails, long enough for a byte loop to cost
+/// more than a few words.
 pub(crate) fn scan(bytes: &[u8]) -> (bool, bool) {
-    words(bytes, |(high, zero), word| {
-        (high | (word & HIGH_BITS != 0), zero | has_zero(word))
-    })
+    let mut bits = 0u64;
+    let mut zero = false;
+    let mut word = |word: u64| {
+        bits |= word;
+        zero |= has_zero(word);
+    };
+    let chunks = bytes.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        // Every chunk is 8 bytes long, so the conversion always succeeds.
+        word(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+    }
+    if !rest.is_empty() {
+        let mut last = [b'a'; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        word(u64::from_le_bytes(last));
+    }
+    (bits & HIGH_BITS != 0, zero)
 }
 
 /// The high bit of every byte of a word.
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 /// A one in every byte of a word.
 const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-
-/// Folds `bytes` eight at a time as little-endian words, the last one padded with `a`s (a byte
-/// every check passes).
-///
-/// Strings on the wire are mostly 5 to 60 bytes: too short for the compiler's vector loops to
-/// pay off over their byte-at-a-time tails, long enough for a byte loop to cost more than a
-/// few words.
-#[inline]
-fn words<T: Copy + Default>(bytes: &[u8], f: impl Fn(T, u64) -> T) -> T {
-    let chunks = bytes.chunks_exact(8);
-    let rest = chunks.remainder();
-    let mut acc = T::default();
-    for chunk in chunks {
-        // Every chunk is 8 bytes long, so the conversion always succeeds.
-        acc = f(
-            acc,
-            u64::from_le_bytes(chunk.try_into().unwrap_or_default()),
-        );
-    }
-    if !rest.is_empty() {
-        let mut last = [b'a'; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        acc = f(acc, u64::from_le_bytes(last));
-    }
-    acc
-}
 
 /// Whether any byte of `word` is zero. Exact as a yes/no answer: the borrow can only mark a
 /// byte above one that really is zero.
