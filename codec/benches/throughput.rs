@@ -303,12 +303,18 @@ fn feed(stream: &[u8], mut decode_one: impl FnMut(&mut BytesMut) -> bool) -> usi
 /// Length of the first packet in `buf` (fixed header included), if all of it is there.
 /// Needed for mqttrs, whose `decode_slice` does not say how much it consumed.
 fn complete_frame_len(buf: &[u8]) -> Option<usize> {
+    let (header_len, remaining) = fixed_header(buf)?;
+    let len = header_len + remaining;
+    (buf.len() >= len).then_some(len)
+}
+
+/// The fixed header's length and the remaining length it announces, once it is complete.
+fn fixed_header(buf: &[u8]) -> Option<(usize, usize)> {
     let mut remaining = 0usize;
     for (i, &byte) in buf.iter().skip(1).take(4).enumerate() {
         remaining |= usize::from(byte & 0x7f) << (7 * i);
         if byte & 0x80 == 0 {
-            let len = 1 + (i + 1) + remaining;
-            return (buf.len() >= len).then_some(len);
+            return Some((1 + (i + 1), remaining));
         }
     }
     assert!(buf.len() < 5, "malformed remaining length");
@@ -434,8 +440,8 @@ fn topic_utf8_floor(stream: &[u8]) -> usize {
             return false;
         };
         let frame = &buf[..len];
-        if frame[0] >> 4 == 3 {
-            let body = &frame[len - remaining_of(frame)..];
+        if let (3, Some((header_len, _))) = (frame[0] >> 4, fixed_header(frame)) {
+            let body = &frame[header_len..];
             let topic_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
             let topic = body.get(2..2 + topic_len).expect("topic within the packet");
             // The quickest safe check there is for the ASCII topics of the streams (ours too).
@@ -445,18 +451,6 @@ fn topic_utf8_floor(stream: &[u8]) -> usize {
         buf.advance(len);
         true
     })
-}
-
-/// The remaining length of a complete frame.
-fn remaining_of(frame: &[u8]) -> usize {
-    let mut remaining = 0usize;
-    for (i, &byte) in frame.iter().skip(1).take(4).enumerate() {
-        remaining |= usize::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            break;
-        }
-    }
-    remaining
 }
 
 fn packets_ours_v4(stream: &[u8]) -> OursPackets {
