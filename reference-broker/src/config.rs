@@ -56,7 +56,45 @@ pub struct Limits {
     /// How long a network connection may stay open without a CONNECT. Default 10 s.
     pub connect_timeout: Duration,
     /// Highest Session Expiry Interval granted, in seconds; `None` keeps the client's value.
+    /// Also clamps the interval a 5.0 DISCONNECT sets. Config key
+    /// `max_session_expiry_interval`.
     pub max_session_expiry_interval: Option<u32>,
+    /// How long a 3.1/3.1.1 persistent session (Clean Session 0) outlives its connection, in
+    /// seconds. 3.1.1 says nothing of expiry; `None` keeps it until a clean connect, which
+    /// lets abandoned client ids fill the broker. Default `None` (the 3.1.1 behaviour); set
+    /// it when serving untrusted clients. Config key `v3_session_expiry_interval`.
+    pub v3_session_expiry_interval: Option<u32>,
+    /// Most levels in a topic name or filter. Default 128, as mosquitto's hierarchy limit:
+    /// far beyond real topic trees, and it bounds the work one topic costs.
+    pub max_topic_levels: usize,
+    /// Most bytes in a topic name or filter (a `$share/{group}/` prefix included). Default
+    /// 65,535, the protocol's own maximum: the conformance suite checks that a name of nearly
+    /// that length is matched and delivered. Lower it to bound what one subscription costs.
+    pub max_topic_bytes: usize,
+    /// Most topic filters in one SUBSCRIBE; the rest are refused (5.0 SUBACK 0x97 Quota
+    /// exceeded, 3.1.1 0x80). Default 128: each filter may deliver every retained message.
+    pub max_filters_per_subscribe: usize,
+    /// Most subscriptions one session holds; more are refused (SUBACK 0x97 / 0x80). Default
+    /// 1,000.
+    pub max_subscriptions_per_session: usize,
+    /// Most retained messages stored. A retained PUBLISH for a new topic beyond it is not
+    /// stored: a 5.0 QoS 1/2 publisher gets 0x97 Quota exceeded and the message is not
+    /// published; otherwise the message is delivered but not retained. Default 100,000.
+    pub max_retained_messages: usize,
+    /// Most bytes (topic plus payload) of retained messages stored, handled as
+    /// `max_retained_messages`. Default 256 MiB.
+    pub max_retained_bytes: usize,
+    /// Most open network connections. A CONNECT past it is refused (5.0 CONNACK 0x97 Quota
+    /// exceeded, 3.1.1 0x03 Server unavailable); the server stops accepting sockets at twice
+    /// the limit. Default 65,536.
+    pub max_connections: usize,
+    /// Most sessions, online and offline. A CONNECT that would create one more is refused
+    /// (5.0 CONNACK 0x97, 3.1.1 0x03). Default 100,000.
+    pub max_sessions: usize,
+    /// Most bytes (topic plus payload) of messages queued for all sessions together; past it
+    /// new QoS 1/2 messages for sessions that cannot take them now are dropped. Default
+    /// 512 MiB.
+    pub max_queued_bytes: usize,
     /// Basis of the Response Information sent to a 5.0 client that asks for it; the client id
     /// is appended. Default `response/`.
     pub response_information: Option<String>,
@@ -93,6 +131,16 @@ pub enum RedirectKind {
     ServerMoved,
 }
 
+impl Limits {
+    /// Whether a topic name or filter is within [`Limits::max_topic_bytes`] and
+    /// [`Limits::max_topic_levels`]. Counts without splitting, so a hostile topic costs one
+    /// pass over its bytes.
+    pub fn topic_fits(&self, topic: &str) -> bool {
+        topic.len() <= self.max_topic_bytes
+            && topic.bytes().filter(|&b| b == b'/').count() < self.max_topic_levels
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -110,6 +158,16 @@ impl Default for Limits {
             max_outbound_buffer: 1024 * 1024,
             connect_timeout: Duration::from_secs(10),
             max_session_expiry_interval: None,
+            v3_session_expiry_interval: None,
+            max_topic_levels: 128,
+            max_topic_bytes: 65_535,
+            max_filters_per_subscribe: 128,
+            max_subscriptions_per_session: 1000,
+            max_retained_messages: 100_000,
+            max_retained_bytes: 256 * 1024 * 1024,
+            max_connections: 65_536,
+            max_sessions: 100_000,
+            max_queued_bytes: 512 * 1024 * 1024,
             response_information: Some("response/".to_owned()),
             auth_method: "challenge".to_owned(),
             users: None,
@@ -162,8 +220,11 @@ impl Config {
     /// `wildcard_subscription_available`, `subscription_identifiers_available`,
     /// `shared_subscription_available`, `topic_alias_maximum`, `receive_maximum`,
     /// `max_keep_alive`, `max_queued_messages`, `max_outbound_buffer`, `connect_timeout_secs`,
-    /// `server_reference` (turns on redirection) and `server_moved` (`true` sends 0x9D instead
-    /// of 0x9C).
+    /// `max_session_expiry_interval`, `v3_session_expiry_interval`, `max_topic_levels`,
+    /// `max_topic_bytes`, `max_filters_per_subscribe`, `max_subscriptions_per_session`,
+    /// `max_retained_messages`, `max_retained_bytes`, `max_connections`, `max_sessions`,
+    /// `max_queued_bytes`, `server_reference` (turns on redirection) and `server_moved`
+    /// (`true` sends 0x9D instead of 0x9C).
     pub fn from_file(path: &std::path::Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigIo {
             path: path.to_owned(),
@@ -218,6 +279,8 @@ impl Config {
                 _ => {
                     let num = value.parse::<u64>().map_err(|_| bad("expected a number"))?;
                     let n16 = || u16::try_from(num).map_err(|_| bad("out of range"));
+                    let n32 = || u32::try_from(num).map_err(|_| bad("out of range"));
+                    let size = usize::try_from(num).unwrap_or(usize::MAX);
                     match key {
                         "max_packet_size" => {
                             l.max_packet_size =
@@ -226,12 +289,25 @@ impl Config {
                         "topic_alias_maximum" => l.topic_alias_maximum = n16()?,
                         "receive_maximum" => l.receive_maximum = n16()?.max(1),
                         "max_keep_alive" => l.max_keep_alive = Some(n16()?),
-                        "max_queued_messages" => {
-                            l.max_queued_messages = usize::try_from(num).unwrap_or(usize::MAX);
+                        "max_queued_messages" => l.max_queued_messages = size,
+                        "max_outbound_buffer" => l.max_outbound_buffer = size,
+                        "max_session_expiry_interval" => {
+                            l.max_session_expiry_interval = Some(n32()?);
                         }
-                        "max_outbound_buffer" => {
-                            l.max_outbound_buffer = usize::try_from(num).unwrap_or(usize::MAX);
+                        "v3_session_expiry_interval" => {
+                            l.v3_session_expiry_interval = Some(n32()?);
                         }
+                        "max_topic_levels" => l.max_topic_levels = size.max(1),
+                        "max_topic_bytes" => l.max_topic_bytes = size.max(1),
+                        "max_filters_per_subscribe" => l.max_filters_per_subscribe = size,
+                        "max_subscriptions_per_session" => {
+                            l.max_subscriptions_per_session = size;
+                        }
+                        "max_retained_messages" => l.max_retained_messages = size,
+                        "max_retained_bytes" => l.max_retained_bytes = size,
+                        "max_connections" => l.max_connections = size,
+                        "max_sessions" => l.max_sessions = size,
+                        "max_queued_bytes" => l.max_queued_bytes = size,
                         "connect_timeout_secs" => l.connect_timeout = Duration::from_secs(num),
                         _ => return Err(bad("unknown key")),
                     }
@@ -256,6 +332,40 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topic_fits_counts_levels_and_bytes() {
+        let l = Limits::default();
+        assert!(l.topic_fits("a/".repeat(127).trim_end_matches('/')));
+        assert!(l.topic_fits(&"/".repeat(127)));
+        assert!(!l.topic_fits(&"/".repeat(128)));
+        let small = Limits {
+            max_topic_bytes: 4096,
+            ..Limits::default()
+        };
+        assert!(small.topic_fits(&"x".repeat(4096)));
+        assert!(!small.topic_fits(&"x".repeat(4097)));
+    }
+
+    #[test]
+    fn limits_are_read_from_the_file() {
+        let path = std::env::temp_dir().join(format!("broker-limits-{}.conf", std::process::id()));
+        std::fs::write(
+            &path,
+            "max_session_expiry_interval = 60\nmax_topic_levels = 8\nmax_connections = 3\n\
+             v3_session_expiry_interval = 10\nmax_retained_bytes = 99\n",
+        )
+        .unwrap();
+        let config = Config::from_file(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let l = &config.limits;
+        assert_eq!(l.max_session_expiry_interval, Some(60));
+        assert_eq!(l.v3_session_expiry_interval, Some(10));
+        assert_eq!(
+            (l.max_topic_levels, l.max_connections, l.max_retained_bytes),
+            (8, 3, 99)
+        );
+    }
 
     #[test]
     fn server_reference_and_server_moved_turn_on_redirection() {

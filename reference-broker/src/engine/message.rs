@@ -58,6 +58,11 @@ impl Message {
         }
     }
 
+    /// Bytes the message holds (topic and payload), for the limits on stored bytes.
+    pub(crate) fn size(&self) -> usize {
+        self.topic.len().saturating_add(self.payload.len())
+    }
+
     /// Whether the message has expired at `now`.
     pub(crate) fn expired(&self, now: Instant) -> bool {
         self.expires_at.is_some_and(|at| at <= now)

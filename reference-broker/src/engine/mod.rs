@@ -26,10 +26,13 @@ pub mod auth;
 mod inflight;
 mod keepalive;
 mod message;
+mod notice;
 mod retained;
 mod session;
+mod subscribe;
 mod timers;
 mod topics;
+mod trie;
 mod will;
 
 #[cfg(test)]
@@ -43,8 +46,7 @@ use bytes::{Bytes, BytesMut};
 use mqtt_codec::properties::{Properties, Property};
 use mqtt_codec::{
     Auth, ByteString, ConnAck, Connect, Decoded, Decoder, Disconnect, Error as CodecError, Packet,
-    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, RetainHandling,
-    SubAck, Subscribe, UnsubAck, Unsubscribe, Will,
+    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, Will,
 };
 
 use crate::config::{Limits, RedirectKind};
@@ -52,10 +54,11 @@ use auth::Access;
 use inflight::{Delivery, OutState};
 use keepalive::KeepAlive;
 use message::Message;
+use notice::Notices;
 use retained::Retained;
 use session::Session;
 use timers::Timers;
-use topics::{SubEntry, SubscriptionTree};
+use topics::SubscriptionTree;
 use will::PendingWills;
 
 /// Splits `$share/{group}/{filter}` into the group and the filter (for the fuzz driver).
@@ -176,6 +179,9 @@ pub struct Engine {
     timers: Timers<Timer>,
     next_conn: u64,
     next_assigned: u64,
+    /// Bytes of messages waiting in every session's queue (`Limits::max_queued_bytes`).
+    queued_bytes: usize,
+    notice: Notices,
 }
 
 impl Engine {
@@ -194,6 +200,8 @@ impl Engine {
             timers: Timers::default(),
             next_conn: 0,
             next_assigned: 0,
+            queued_bytes: 0,
+            notice: Notices::default(),
         }
     }
 
@@ -505,6 +513,16 @@ impl Engine {
             self.close(conn, CloseKind::Abnormal, now);
             return;
         }
+        if self.conns.len() > self.limits.max_connections {
+            self.notice.once("connection over max_connections");
+            let code = if v5 {
+                ReasonCode::QUOTA_EXCEEDED
+            } else {
+                ReasonCode::V3_SERVER_UNAVAILABLE
+            };
+            self.refuse_connect(conn, code, now);
+            return;
+        }
         // Client identifier rules.
         let mut assigned = false;
         let id_ok = if connect.client_id.is_empty() {
@@ -549,6 +567,10 @@ impl Engine {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.username = connect.username.as_ref().map(|u| u.to_string());
         }
+        if let Some((v5_code, v3_code)) = self.refuse_will(&connect) {
+            self.refuse_connect(conn, if v5 { v5_code } else { v3_code }, now);
+            return;
+        }
         // Enhanced authentication (5.0 4.12).
         if v5 {
             if let Some(method) = connect.properties.authentication_method() {
@@ -573,6 +595,44 @@ impl Engine {
             }
         }
         self.accept_connect(conn, connect, assigned, now);
+    }
+
+    /// Why the CONNECT's will cannot be accepted, as (5.0, 3.1.1) CONNACK codes: QoS above
+    /// Maximum QoS (MQTT-3.2.2-12), Will Retain without retain support (MQTT-3.2.2-13), a
+    /// topic past the topic limits, or one the ACL does not let this user publish to. 3.1.1
+    /// has no Maximum QoS nor Retain Available, so only the last two refuse a 3.1.1 will.
+    fn refuse_will(&mut self, connect: &Connect) -> Option<(ReasonCode, ReasonCode)> {
+        let will = connect.will.as_ref()?;
+        let l = &self.limits;
+        let v5 = connect.protocol.is_v5();
+        if v5 && will.qos > l.max_qos {
+            return Some((
+                ReasonCode::QOS_NOT_SUPPORTED,
+                ReasonCode::V3_SERVER_UNAVAILABLE,
+            ));
+        }
+        if v5 && will.retain && !l.retain_available {
+            return Some((
+                ReasonCode::RETAIN_NOT_SUPPORTED,
+                ReasonCode::V3_SERVER_UNAVAILABLE,
+            ));
+        }
+        if !l.topic_fits(&will.topic) {
+            self.notice
+                .once("will topic over max_topic_levels or max_topic_bytes");
+            return Some((
+                ReasonCode::TOPIC_NAME_INVALID,
+                ReasonCode::V3_SERVER_UNAVAILABLE,
+            ));
+        }
+        let user = connect.username.as_deref();
+        if l.users
+            .as_ref()
+            .is_some_and(|u| !u.allowed(user, &will.topic, Access::Write))
+        {
+            return Some((ReasonCode::NOT_AUTHORIZED, ReasonCode::V3_NOT_AUTHORIZED));
+        }
+        None
     }
 
     fn on_auth_during_connect(&mut self, conn: ConnId, a: Auth, now: Instant) {
@@ -621,6 +681,18 @@ impl Engine {
         } else {
             connect.client_id.clone()
         };
+        if !self.sessions.contains_key(&client_id)
+            && self.sessions.len() >= self.limits.max_sessions
+        {
+            self.notice.once("session over max_sessions");
+            let code = if v5 {
+                ReasonCode::QUOTA_EXCEEDED
+            } else {
+                ReasonCode::V3_SERVER_UNAVAILABLE
+            };
+            self.refuse_connect(conn, code, now);
+            return;
+        }
         // Takeover (3.1.4-3 3.1.1 / 5.0 MQTT-3.1.4-3).
         if let Some(old) = self.sessions.get(&client_id).and_then(|s| s.conn) {
             if old != conn {
@@ -914,9 +986,24 @@ impl Engine {
         }
         let username = self.conns.get(&conn).and_then(|c| c.username.clone());
         let mut refused = None;
-        if let Some(users) = &self.limits.users {
+        if !self.limits.topic_fits(&p.topic) {
+            // 0x90: well formed, but not accepted by this server. 3.1.1 has no negative
+            // acknowledgement: the PUBLISH is acknowledged and dropped (MQTT-3.3.5-2).
+            self.notice
+                .once("topic name over max_topic_levels or max_topic_bytes");
+            refused = Some(ReasonCode::TOPIC_NAME_INVALID);
+        } else if let Some(users) = &self.limits.users {
             if !users.allowed(username.as_deref(), &p.topic, Access::Write) {
                 refused = Some(ReasonCode::NOT_AUTHORIZED);
+            }
+        }
+        if refused.is_none() && p.retain && !p.payload.is_empty() && !self.retained_room(&p) {
+            self.notice
+                .once("retained message over max_retained_messages or max_retained_bytes");
+            // 5.0: refused with 0x97; 3.1.1 cannot be told, so its message is delivered
+            // without being retained (in `distribute`).
+            if v5 && p.qos != QoS::AtMostOnce {
+                refused = Some(ReasonCode::QUOTA_EXCEEDED);
             }
         }
         if v5
@@ -1005,9 +1092,25 @@ impl Engine {
         self.distribute(msg, now);
     }
 
+    /// Whether the retained store can take `p` (a replacement always fits in count).
+    fn retained_room(&self, p: &Publish) -> bool {
+        let (count, bytes) = self.retained.usage();
+        let size = p.topic.len().saturating_add(p.payload.len());
+        count < self.limits.max_retained_messages
+            && bytes.saturating_add(size) <= self.limits.max_retained_bytes
+            || self.retained.contains(&p.topic)
+    }
+
     fn distribute(&mut self, msg: Arc<Message>, now: Instant) {
         if msg.retain && self.limits.retain_available {
-            self.retained.update(&msg);
+            let l = &self.limits;
+            let stored = self
+                .retained
+                .update(&msg, l.max_retained_messages, l.max_retained_bytes);
+            if stored.is_err() {
+                self.notice
+                    .once("retained store full, message not retained");
+            }
         }
         let sessions = &self.sessions;
         let matches = self.subs.matches(&msg.topic, |c| {
@@ -1053,28 +1156,31 @@ impl Engine {
 
     /// Hands one message to one session: sends it, or queues it (QoS 1/2) when the client is
     /// offline, its window is full or it reads too slowly (its outbound buffer is past
-    /// `max_outbound_buffer`). QoS 0 messages for offline or slow clients are dropped.
-    fn deliver(&mut self, client: &ByteString, d: Delivery, now: Instant) {
-        let max_queued = self.limits.max_queued_messages;
+    /// `max_outbound_buffer`). QoS 0 messages for offline or slow clients are dropped, as are
+    /// QoS 1/2 ones past `max_queued_messages` or `max_queued_bytes`. False if dropped.
+    fn deliver(&mut self, client: &ByteString, d: Delivery, now: Instant) -> bool {
         let limit = self.limits.max_outbound_buffer;
         let Some(s) = self.sessions.get_mut(client) else {
-            return;
+            return false;
         };
         let conn = s.conn;
         let congested = conn
             .and_then(|c| self.outbox.get(&c))
             .is_some_and(|o| o.congested(limit));
         if d.qos == QoS::AtMostOnce {
-            if let Some(conn) = conn {
-                if congested {
-                    // The client does not read fast enough: QoS 0 is at most once.
-                    tracing::debug!(client = %client, "outbound buffer full, qos 0 dropped");
-                } else if !d.msg.expired(now) {
-                    let p = build_publish(&d, 0, false, now);
-                    self.send(conn, p.into());
-                }
+            let Some(conn) = conn else {
+                return false;
+            };
+            if congested {
+                // The client does not read fast enough: QoS 0 is at most once.
+                tracing::debug!(client = %client, "outbound buffer full, qos 0 dropped");
+                return false;
             }
-            return;
+            if !d.msg.expired(now) {
+                let p = build_publish(&d, 0, false, now);
+                self.send(conn, p.into());
+            }
+            return true;
         }
         let window = conn
             .and_then(|c| self.conns.get(&c))
@@ -1083,13 +1189,18 @@ impl Engine {
             if let Some(conn) = conn {
                 self.send_new(client, conn, d, now);
             }
-            return;
+            return true;
         }
-        if s.outbound.len() >= max_queued {
+        let size = d.msg.size();
+        if s.outbound.len() >= self.limits.max_queued_messages
+            || self.queued_bytes.saturating_add(size) > self.limits.max_queued_bytes
+        {
             tracing::debug!(client = %client, "queue full, message dropped");
-            return;
+            return false;
         }
+        self.queued_bytes += size;
         s.outbound.queue.push_back(d);
+        true
     }
 
     /// Sends a QoS 1/2 message with a fresh packet identifier.
@@ -1116,6 +1227,7 @@ impl Engine {
             return;
         }
         let Some(id) = s.outbound.alloc_id() else {
+            self.queued_bytes += d.msg.size();
             s.outbound.queue.push_front(d);
             return;
         };
@@ -1143,6 +1255,7 @@ impl Engine {
             let Some(d) = s.outbound.queue.pop_front() else {
                 return;
             };
+            self.queued_bytes -= d.msg.size();
             let before = s.outbound.queue.len();
             self.send_new(client, conn, d, now);
             // All packet identifiers in use: the message went back to the queue.
@@ -1172,108 +1285,6 @@ impl Engine {
         for p in packets {
             self.send(conn, p);
         }
-    }
-
-    fn on_subscribe(&mut self, conn: ConnId, client: &ByteString, s: Subscribe, now: Instant) {
-        let v5 = self.version(conn).is_v5();
-        let sub_id = s.properties.subscription_identifiers().next();
-        if sub_id.is_some() && !self.limits.subscription_identifiers_available {
-            self.protocol_error(
-                conn,
-                ReasonCode::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
-                "subscription identifiers not supported",
-                now,
-            );
-            return;
-        }
-        let username = self.conns.get(&conn).and_then(|c| c.username.clone());
-        let mut codes = Vec::with_capacity(s.filters.len());
-        let mut retained = Vec::new();
-        for sub in s.filters {
-            let (group, inner) = topics::split(&sub.filter);
-            let wildcard = inner.contains(['+', '#']);
-            let refused = if group.is_some() && !self.limits.shared_subscription_available {
-                Some(ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED)
-            } else if wildcard && !self.limits.wildcard_subscription_available {
-                Some(ReasonCode::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED)
-            } else if self
-                .limits
-                .users
-                .as_ref()
-                .is_some_and(|u| !u.allowed(username.as_deref(), inner, Access::Read))
-            {
-                Some(ReasonCode::NOT_AUTHORIZED)
-            } else {
-                None
-            };
-            if let Some(code) = refused {
-                codes.push(if v5 {
-                    code
-                } else {
-                    ReasonCode::SUBACK_FAILURE_V3
-                });
-                continue;
-            }
-            let mut options = sub.options;
-            options.qos = options.qos.min(self.limits.max_qos);
-            let entry = SubEntry {
-                options,
-                id: sub_id,
-            };
-            let existed = self.subs.insert(&sub.filter, client, entry);
-            if let Some(session) = self.sessions.get_mut(client) {
-                session.subscriptions.insert(sub.filter.clone(), entry);
-            }
-            codes.push(ReasonCode(options.qos.as_u8()));
-            // MQTT-3.3.1-6 / 5.0 3.8.3.1: retained messages on subscribe, per Retain Handling;
-            // never for shared subscriptions.
-            let send_retained = group.is_none()
-                && match options.retain_handling {
-                    RetainHandling::SendAtSubscribe => true,
-                    RetainHandling::SendIfNew => !existed,
-                    RetainHandling::DoNotSend => false,
-                };
-            if send_retained {
-                for msg in self.retained.matching(inner, now) {
-                    retained.push(Delivery {
-                        qos: msg.qos.min(options.qos),
-                        msg,
-                        retain: true,
-                        sub_ids: sub_id.into_iter().collect(),
-                    });
-                }
-            }
-        }
-        let ack = SubAck {
-            packet_id: s.packet_id,
-            properties: Properties::new(),
-            codes,
-        };
-        self.send(conn, ack.into());
-        for d in retained {
-            self.deliver(client, d, now);
-        }
-    }
-
-    fn on_unsubscribe(&mut self, conn: ConnId, client: &ByteString, u: Unsubscribe) {
-        let mut codes = Vec::with_capacity(u.filters.len());
-        for filter in &u.filters {
-            let removed = self.subs.remove(filter, client);
-            if let Some(s) = self.sessions.get_mut(client) {
-                s.subscriptions.remove(filter);
-            }
-            codes.push(if removed {
-                ReasonCode::SUCCESS
-            } else {
-                ReasonCode::NO_SUBSCRIPTION_EXISTED
-            });
-        }
-        let ack = UnsubAck {
-            packet_id: u.packet_id,
-            properties: Properties::new(),
-            codes,
-        };
-        self.send(conn, ack.into());
     }
 
     fn on_client_disconnect(
@@ -1381,6 +1392,8 @@ impl Engine {
             for filter in s.subscriptions.keys() {
                 self.subs.remove(filter, client);
             }
+            let queued: usize = s.outbound.queue.iter().map(|d| d.msg.size()).sum();
+            self.queued_bytes -= queued;
         }
     }
 
@@ -1476,6 +1489,15 @@ impl Engine {
             if s.conn.is_none() && armed != s.expires_at {
                 return Err(format!("{client}: expiry timer does not match the session"));
             }
+        }
+        let queued: usize = (self.sessions.values())
+            .flat_map(|s| s.outbound.queue.iter().map(|d| d.msg.size()))
+            .sum();
+        if queued != self.queued_bytes {
+            return Err(format!(
+                "{queued} bytes queued, {} counted",
+                self.queued_bytes
+            ));
         }
         let stored: usize = self.sessions.values().map(|s| s.subscriptions.len()).sum();
         if stored != self.subs.len() {

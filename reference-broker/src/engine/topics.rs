@@ -16,6 +16,8 @@ use std::collections::HashMap;
 
 use mqtt_codec::{ByteString, SubscriptionOptions};
 
+use super::trie::{self, Node, Trie};
+
 /// One subscription's options as stored in the tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SubEntry {
@@ -38,23 +40,23 @@ struct SharedGroup {
     next: Cell<usize>,
 }
 
+/// The subscriptions stored at one filter.
 #[derive(Debug, Default)]
-struct Node {
-    children: HashMap<Box<str>, Node>,
-    subs: HashMap<ByteString, SubEntry>,
+struct Subs {
+    plain: HashMap<ByteString, SubEntry>,
     shared: HashMap<Box<str>, SharedGroup>,
 }
 
-impl Node {
+impl trie::Value for Subs {
     fn is_empty(&self) -> bool {
-        self.children.is_empty() && self.subs.is_empty() && self.shared.is_empty()
+        self.plain.is_empty() && self.shared.is_empty()
     }
 }
 
 /// Every subscription of every session.
 #[derive(Debug, Default)]
 pub(crate) struct SubscriptionTree {
-    root: Node,
+    tree: Trie<Subs>,
     count: usize,
 }
 
@@ -62,12 +64,9 @@ impl SubscriptionTree {
     /// Adds or replaces `client`'s subscription to `filter`; true if it replaced one.
     pub(crate) fn insert(&mut self, filter: &str, client: &ByteString, entry: SubEntry) -> bool {
         let (group, inner) = split(filter);
-        let mut node = &mut self.root;
-        for level in inner.split('/') {
-            node = node.children.entry(level.into()).or_default();
-        }
+        let node = self.tree.entry(inner);
         let existed = match group {
-            None => node.subs.insert(client.clone(), entry).is_some(),
+            None => node.plain.insert(client.clone(), entry).is_some(),
             Some(group) => {
                 let g = node.shared.entry(group.into()).or_default();
                 if let Some(slot) = g.members.iter_mut().find(|(c, _)| c == client) {
@@ -88,10 +87,27 @@ impl SubscriptionTree {
     /// Removes `client`'s subscription to `filter`; true if there was one.
     pub(crate) fn remove(&mut self, filter: &str, client: &ByteString) -> bool {
         let (group, inner) = split(filter);
-        let levels: Vec<&str> = inner.split('/').collect();
-        let removed = remove_at(&mut self.root, &levels, group, client);
+        let Some(node) = self.tree.get_mut(inner) else {
+            return false;
+        };
+        let removed = match group {
+            None => node.plain.remove(client).is_some(),
+            Some(group) => {
+                let Some(g) = node.shared.get_mut(group) else {
+                    return false;
+                };
+                let before = g.members.len();
+                g.members.retain(|(c, _)| c != client);
+                let removed = g.members.len() != before;
+                if g.members.is_empty() {
+                    node.shared.remove(group);
+                }
+                removed
+            }
+        };
         if removed {
             self.count = self.count.saturating_sub(1);
+            self.tree.prune(inner);
         }
         removed
     }
@@ -108,19 +124,16 @@ impl SubscriptionTree {
         topic: &str,
         connected: impl Fn(&ByteString) -> bool,
     ) -> Vec<Match> {
-        let levels: Vec<&str> = topic.split('/').collect();
-        let mut nodes = Vec::new();
-        collect(&self.root, &levels, 0, topic.starts_with('$'), &mut nodes);
         let mut out = Vec::new();
-        for node in nodes {
-            for (client, entry) in &node.subs {
+        for node in matching_nodes(self.tree.root(), topic) {
+            for (client, entry) in &node.value.plain {
                 out.push(Match {
                     client: client.clone(),
                     entry: *entry,
                     shared: false,
                 });
             }
-            for group in node.shared.values() {
+            for group in node.value.shared.values() {
                 if let Some(m) = pick(group, &connected) {
                     out.push(m);
                 }
@@ -156,57 +169,35 @@ fn pick(group: &SharedGroup, connected: &impl Fn(&ByteString) -> bool) -> Option
     })
 }
 
-fn collect<'a>(node: &'a Node, levels: &[&str], idx: usize, dollar: bool, out: &mut Vec<&'a Node>) {
-    let Some(level) = levels.get(idx) else {
-        out.push(node);
-        // `#` also matches the parent level: `a/#` matches `a`.
-        if let Some(hash) = node.children.get("#") {
-            out.push(hash);
-        }
-        return;
-    };
-    // MQTT-4.7.2-1: a wildcard in the first level never matches a `$` topic.
-    if !(idx == 0 && dollar) {
-        if let Some(hash) = node.children.get("#") {
-            out.push(hash);
-        }
-        if let Some(plus) = node.children.get("+") {
-            collect(plus, levels, idx + 1, dollar, out);
-        }
-    }
-    if *level != "+" && *level != "#" {
-        if let Some(child) = node.children.get(*level) {
-            collect(child, levels, idx + 1, dollar, out);
-        }
-    }
-}
-
-fn remove_at(node: &mut Node, levels: &[&str], group: Option<&str>, client: &ByteString) -> bool {
-    let Some((first, rest)) = levels.split_first() else {
-        return match group {
-            None => node.subs.remove(client).is_some(),
-            Some(group) => {
-                let Some(g) = node.shared.get_mut(group) else {
-                    return false;
-                };
-                let before = g.members.len();
-                g.members.retain(|(c, _)| c != client);
-                let removed = g.members.len() != before;
-                if g.members.is_empty() {
-                    node.shared.remove(group);
-                }
-                removed
-            }
+/// The nodes whose filter matches `topic`, walked with an explicit stack (section 4.7).
+fn matching_nodes<'a>(root: &'a Node<Subs>, topic: &str) -> Vec<&'a Node<Subs>> {
+    let levels: Vec<&str> = topic.split('/').collect();
+    let dollar = topic.starts_with('$');
+    let mut out = Vec::new();
+    let mut stack = vec![(root, 0usize)];
+    while let Some((node, idx)) = stack.pop() {
+        let Some(level) = levels.get(idx) else {
+            out.push(node);
+            // `#` also matches the parent level: `a/#` matches `a`.
+            out.extend(node.child("#"));
+            continue;
         };
-    };
-    let Some(child) = node.children.get_mut(*first) else {
-        return false;
-    };
-    let removed = remove_at(child, rest, group, client);
-    if child.is_empty() {
-        node.children.remove(*first);
+        // Pushed exact first, `+` second: the `+` branch is walked first, as a recursion
+        // would.
+        if *level != "+" && *level != "#" {
+            if let Some(child) = node.child(level) {
+                stack.push((child, idx + 1));
+            }
+        }
+        // MQTT-4.7.2-1: a wildcard in the first level never matches a `$` topic.
+        if !(idx == 0 && dollar) {
+            out.extend(node.child("#"));
+            if let Some(plus) = node.child("+") {
+                stack.push((plus, idx + 1));
+            }
+        }
     }
-    removed
+    out
 }
 
 #[cfg(test)]
@@ -257,7 +248,20 @@ mod tests {
         t.insert("a/b", &"c".into(), entry());
         assert!(t.remove("a/b", &"c".into()));
         assert!(!t.remove("a/b", &"c".into()));
-        assert!(t.root.is_empty());
+        assert!(t.tree.is_empty());
+    }
+
+    #[test]
+    fn a_filter_of_65535_slashes_is_stored_matched_and_removed() {
+        // The recursive walks overflowed the stack here (one frame per level).
+        let deep = "/".repeat(65_535);
+        let mut t = SubscriptionTree::default();
+        t.insert(&deep, &"deep".into(), entry());
+        t.insert(&format!("{deep}#"), &"hash".into(), entry());
+        assert_eq!(clients(&t, &deep), ["deep", "hash"]);
+        assert!(t.remove(&deep, &"deep".into()));
+        assert_eq!(clients(&t, &deep), ["hash"]);
+        drop(t);
     }
 
     #[test]
