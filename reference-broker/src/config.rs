@@ -40,6 +40,10 @@ pub struct Limits {
     /// How many unacknowledged outbound QoS 1/2 messages a 3.1/3.1.1 client may have at once
     /// (they have no Receive Maximum). Default 100.
     pub outbound_inflight_v3: u16,
+    /// How many unacknowledged outbound QoS 1/2 messages a 5.0 client may have at once: its
+    /// Receive Maximum, capped at this. Default 1,000, as `max_queued_messages`: a client
+    /// announcing 65,535 and acknowledging nothing holds no more than a queue's worth.
+    pub max_inflight_messages: u16,
     /// Highest keep alive the broker accepts, in seconds; a 5.0 client asking for more (or for
     /// 0) gets this value as Server Keep Alive. Default `None`: the client's value is used.
     pub max_keep_alive: Option<u16>,
@@ -53,8 +57,13 @@ pub struct Limits {
     /// queue, so a client that stops reading costs bounded memory. Default 1 MiB: about 10,000
     /// small messages, enough to ride out a slow reader's hiccups.
     pub max_outbound_buffer: usize,
-    /// How long a network connection may stay open without a CONNECT. Default 10 s.
+    /// How long a network connection may stay open without a CONNECT; also bounds the TLS
+    /// handshake and the WebSocket upgrade. Default 10 s.
     pub connect_timeout: Duration,
+    /// How long one write to a TLS or WebSocket connection, or the last output of a TCP
+    /// connection the broker is closing, may wait for a peer that does not read before the
+    /// connection is dropped. Default 30 s. Config key `write_timeout_secs`.
+    pub write_timeout: Duration,
     /// Highest Session Expiry Interval granted, in seconds; `None` keeps the client's value.
     /// Also clamps the interval a 5.0 DISCONNECT sets. Config key
     /// `max_session_expiry_interval`.
@@ -153,10 +162,12 @@ impl Default for Limits {
             topic_alias_maximum: 10,
             receive_maximum: 100,
             outbound_inflight_v3: 100,
+            max_inflight_messages: 1000,
             max_keep_alive: None,
             max_queued_messages: 1000,
             max_outbound_buffer: 1024 * 1024,
             connect_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
             max_session_expiry_interval: None,
             v3_session_expiry_interval: None,
             max_topic_levels: 128,
@@ -219,7 +230,8 @@ impl Config {
     /// `password_file`, `allow_anonymous`, `max_packet_size`, `max_qos`, `retain_available`,
     /// `wildcard_subscription_available`, `subscription_identifiers_available`,
     /// `shared_subscription_available`, `topic_alias_maximum`, `receive_maximum`,
-    /// `max_keep_alive`, `max_queued_messages`, `max_outbound_buffer`, `connect_timeout_secs`,
+    /// `max_keep_alive`, `outbound_inflight_v3`, `max_inflight_messages`, `max_queued_messages`, `max_outbound_buffer`, `connect_timeout_secs`,
+    /// `write_timeout_secs`,
     /// `max_session_expiry_interval`, `v3_session_expiry_interval`, `max_topic_levels`,
     /// `max_topic_bytes`, `max_filters_per_subscribe`, `max_subscriptions_per_session`,
     /// `max_retained_messages`, `max_retained_bytes`, `max_connections`, `max_sessions`,
@@ -288,6 +300,8 @@ impl Config {
                         }
                         "topic_alias_maximum" => l.topic_alias_maximum = n16()?,
                         "receive_maximum" => l.receive_maximum = n16()?.max(1),
+                        "outbound_inflight_v3" => l.outbound_inflight_v3 = n16()?.max(1),
+                        "max_inflight_messages" => l.max_inflight_messages = n16()?.max(1),
                         "max_keep_alive" => l.max_keep_alive = Some(n16()?),
                         "max_queued_messages" => l.max_queued_messages = size,
                         "max_outbound_buffer" => l.max_outbound_buffer = size,
@@ -309,6 +323,7 @@ impl Config {
                         "max_sessions" => l.max_sessions = size,
                         "max_queued_bytes" => l.max_queued_bytes = size,
                         "connect_timeout_secs" => l.connect_timeout = Duration::from_secs(num),
+                        "write_timeout_secs" => l.write_timeout = Duration::from_secs(num),
                         _ => return Err(bad("unknown key")),
                     }
                 }

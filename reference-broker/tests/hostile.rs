@@ -85,7 +85,14 @@ fn rss_kib() -> u64 {
 }
 
 async fn serves_a_normal_client(addr: SocketAddr) {
-    let mut c = Client::connect(addr, V5, "normal").await;
+    // A flood's sockets may still be closing: a CONNACK refusing for quota is retried.
+    let mut c = loop {
+        match Client::connect_with(addr, Connect::new(V5, "normal")).await {
+            (c, ReasonCode::SUCCESS) => break c,
+            (_, ReasonCode::QUOTA_EXCEEDED) => tokio::task::yield_now().await,
+            (_, code) => panic!("normal client refused with {code:?}"),
+        }
+    };
     c.send(Subscribe::single(1, "normal/t", QoS::AtMostOnce))
         .await;
     assert!(matches!(c.recv().await, Some(Packet::SubAck(_))));
@@ -136,6 +143,18 @@ impl Client {
     async fn send(&mut self, p: impl Into<Packet>) {
         let bytes = p.into().to_bytes(self.version).unwrap();
         self.stream.write_all(&bytes).await.unwrap();
+    }
+
+    /// Waits for the broker to close the connection, reading and discarding what it sends.
+    async fn closed_by_broker(&mut self) {
+        let mut sink = [0u8; 4096];
+        loop {
+            match timeout(WAIT, self.stream.read(&mut sink)).await {
+                Ok(Ok(0) | Err(_)) => return,
+                Ok(Ok(_)) => {}
+                Err(_) => panic!("the broker kept the connection open"),
+            }
+        }
     }
 
     /// The next packet, or `None` when the broker closed the connection.
@@ -262,6 +281,242 @@ async fn an_unsubscribe_from_65535_levels_is_answered_and_the_broker_lives() {
             assert_eq!(ack.codes, [ReasonCode::NO_SUBSCRIPTION_EXISTED; 2]);
         }
         other => panic!("expected UNSUBACK, got {other:?}"),
+    }
+    attack.survived().await;
+}
+
+#[tokio::test]
+async fn one_subscribe_repeating_hash_250000_times_over_2000_retained_stays_bounded() {
+    let attack = Attack::start(Limits::default()).await;
+    let mut publisher = Client::connect(attack.addr(), V5, "retainer").await;
+    let payload = bytes::Bytes::from(vec![b'r'; 256]);
+    let mut batch = BytesMut::new();
+    for i in 0..2000 {
+        let mut p = Publish::new(format!("r/{i}"), payload.clone());
+        p.retain = true;
+        Packet::from(p).encode(V5, &mut batch).unwrap();
+    }
+    publisher.stream.write_all(&batch).await.unwrap();
+    // A PING answered means every retained PUBLISH before it was handled.
+    publisher.send(Packet::PingReq).await;
+    assert!(matches!(publisher.recv().await, Some(Packet::PingResp)));
+    let mut c = Client::connect(attack.addr(), V5, "amplifier").await;
+    let mut s = subscribe(1, std::iter::repeat_n(ByteString::from("#"), 250_000));
+    for f in &mut s.filters {
+        f.options.qos = QoS::AtMostOnce;
+    }
+    c.send(s).await;
+    let codes = suback_codes(c.recv().await);
+    let granted = codes.iter().filter(|&&c| c == ReasonCode::SUCCESS).count();
+    let quota = codes
+        .iter()
+        .filter(|&&c| c == ReasonCode::QUOTA_EXCEEDED)
+        .count();
+    assert_eq!((granted, quota), (128, 250_000 - 128));
+    drop(c);
+    attack.survived().await;
+}
+
+#[tokio::test]
+async fn ten_thousand_filters_are_capped_per_subscribe_and_per_session() {
+    let attack = Attack::start(Limits::default()).await;
+    for version in [V311, V5] {
+        let refused = if version == V5 {
+            ReasonCode::QUOTA_EXCEEDED
+        } else {
+            ReasonCode::SUBACK_FAILURE_V3
+        };
+        let mut c = Client::connect(attack.addr(), version, "hoarder").await;
+        let one = subscribe(1, (0..10_000).map(|i| ByteString::from(format!("one/{i}"))));
+        c.send(one).await;
+        let codes = suback_codes(c.recv().await);
+        assert_eq!(
+            codes.iter().filter(|&&c| c == refused).count(),
+            10_000 - 128
+        );
+        let mut granted = 128;
+        for n in 0..100u16 {
+            let filters = (0..100).map(|i| ByteString::from(format!("many/{n}/{i}")));
+            c.send(subscribe(n + 2, filters)).await;
+            let codes = suback_codes(c.recv().await);
+            granted += codes.iter().filter(|&&c| c != refused).count();
+        }
+        assert_eq!(granted, 1000, "subscriptions per session not capped");
+    }
+    attack.survived().await;
+}
+
+#[tokio::test]
+async fn a_connection_flood_is_served_to_the_limit_and_refused_one_past_it() {
+    let limits = Limits {
+        max_connections: 40,
+        ..Limits::default()
+    };
+    let attack = Attack::start(limits).await;
+    let mut flood = Vec::new();
+    for i in 0..40 {
+        flood.push(Client::connect(attack.addr(), V5, &format!("flood-{i}")).await);
+    }
+    for (version, code) in [
+        (V5, ReasonCode::QUOTA_EXCEEDED),
+        (V311, ReasonCode::V3_SERVER_UNAVAILABLE),
+    ] {
+        let (mut c, got) =
+            Client::connect_with(attack.addr(), Connect::new(version, "one-more")).await;
+        assert_eq!(got, code);
+        c.closed_by_broker().await;
+    }
+    drop(flood);
+    attack.survived().await;
+}
+
+/// Limits whose connect timeout (which also bounds TLS and WebSocket handshakes) is short.
+fn impatient() -> Limits {
+    Limits {
+        connect_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    }
+}
+
+#[tokio::test]
+async fn slowloris_before_and_inside_connect_is_closed_by_the_connect_timeout() {
+    let attack = Attack::start(impatient()).await;
+    let mut silent = Client::open(attack.addr(), V5).await;
+    let mut half = Client::open(attack.addr(), V5).await;
+    let connect = Packet::from(Connect::new(V5, "half")).to_bytes(V5).unwrap();
+    half.stream
+        .write_all(&connect[..connect.len() / 2])
+        .await
+        .unwrap();
+    silent.closed_by_broker().await;
+    half.closed_by_broker().await;
+    attack.survived().await;
+}
+
+#[tokio::test]
+async fn half_a_packet_after_connect_is_closed_by_keep_alive() {
+    let attack = Attack::start(Limits::default()).await;
+    let mut connect = Connect::new(V5, "half-packet");
+    connect.keep_alive = 1;
+    let (mut c, code) = Client::connect_with(attack.addr(), connect).await;
+    assert_eq!(code, ReasonCode::SUCCESS);
+    let publish = Packet::from(Publish::new("t", vec![b'x'; 1000]))
+        .to_bytes(V5)
+        .unwrap();
+    c.stream.write_all(&publish[..500]).await.unwrap();
+    // Keep alive 1 s: closed after 1.5 s without a whole packet (MQTT-3.1.2-24).
+    c.closed_by_broker().await;
+    attack.survived().await;
+}
+
+#[tokio::test]
+async fn slowloris_on_the_tls_and_websocket_handshakes_is_closed() {
+    let dir = std::env::temp_dir().join(format!("broker-hostile-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.key_pair.serialize_pem()).unwrap();
+    let turn = ONE_AT_A_TIME.lock().await;
+    let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let broker = start(Config {
+        tls: Some(mqtt_reference_broker::TlsConfig {
+            listen: localhost,
+            cert,
+            key,
+        }),
+        websocket: Some(localhost),
+        limits: impatient(),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let attack = Attack {
+        rss_before: rss_kib(),
+        broker,
+        _turn: turn,
+    };
+    let tls_addr = attack.broker.tls_addr().unwrap();
+    let ws_addr = attack.broker.ws_addr().unwrap();
+    // Silent, and a first byte only: neither handshake ever completes.
+    let mut stalled = Vec::new();
+    for addr in [tls_addr, ws_addr] {
+        stalled.push(Client::open(addr, V5).await);
+        let mut one = Client::open(addr, V5).await;
+        one.stream.write_all(b"\x16").await.unwrap();
+        stalled.push(one);
+    }
+    for c in &mut stalled {
+        c.closed_by_broker().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    attack.survived().await;
+}
+
+#[tokio::test]
+async fn a_subscriber_that_never_reads_costs_bounded_memory() {
+    let attack = Attack::start(Limits::default()).await;
+    let mut sub = Client::connect(attack.addr(), V5, "deaf").await;
+    sub.send(subscribe(1, ["deaf/#".into()])).await;
+    suback_codes(sub.recv().await);
+    // QoS 0 and QoS 1 messages, 32 MiB in all, to a subscriber that reads nothing more.
+    let mut publisher = Client::connect(attack.addr(), V5, "loud").await;
+    let payload = bytes::Bytes::from(vec![b'x'; 4096]);
+    let mut batch = BytesMut::new();
+    for i in 0..8192u16 {
+        let mut p = Publish::new("deaf/t", payload.clone());
+        if i % 2 == 1 {
+            (p.qos, p.packet_id) = (QoS::AtLeastOnce, i);
+        }
+        Packet::from(p).encode(V5, &mut batch).unwrap();
+        if batch.len() > 256 * 1024 {
+            publisher.stream.write_all(&batch.split()).await.unwrap();
+            // Reads the PUBACKs so that the publisher is not the one stalling.
+            let _ = publisher.stream.try_read_buf(&mut publisher.buf);
+        }
+    }
+    publisher.stream.write_all(&batch).await.unwrap();
+    publisher.send(Packet::PingReq).await;
+    while !matches!(publisher.recv().await, Some(Packet::PingResp)) {}
+    attack.survived().await;
+    drop(sub);
+}
+
+#[tokio::test]
+async fn a_subscriber_that_never_acknowledges_qos_1_or_2_costs_bounded_memory() {
+    let attack = Attack::start(Limits::default()).await;
+    for (qos, id) in [
+        (QoS::AtLeastOnce, "no-puback"),
+        (QoS::ExactlyOnce, "no-pubrec"),
+    ] {
+        let mut sub = Client::connect(attack.addr(), V5, id).await;
+        let mut s = subscribe(1, [ByteString::from(format!("{id}/t"))]);
+        s.filters[0].options.qos = qos;
+        sub.send(s).await;
+        suback_codes(sub.recv().await);
+        let mut publisher = Client::connect(attack.addr(), V5, "acker").await;
+        let payload = bytes::Bytes::from(vec![b'x'; 1024]);
+        let mut batch = BytesMut::new();
+        for i in 1..=5000u16 {
+            let mut p = Publish::new(format!("{id}/t"), payload.clone());
+            (p.qos, p.packet_id) = (QoS::AtLeastOnce, i);
+            Packet::from(p).encode(V5, &mut batch).unwrap();
+        }
+        publisher.stream.write_all(&batch).await.unwrap();
+        publisher.send(Packet::PingReq).await;
+        while !matches!(publisher.recv().await, Some(Packet::PingResp)) {}
+        // The subscriber reads what it is sent and acknowledges nothing: the broker sends
+        // its Receive Maximum (65,535 here, none given) up to the session's queue limit.
+        let mut received = 0;
+        while let Ok(Some(Packet::Publish(_))) =
+            timeout(Duration::from_millis(300), sub.recv()).await
+        {
+            received += 1;
+        }
+        assert!(
+            received <= 1000,
+            "{received} unacknowledged messages in flight"
+        );
     }
     attack.survived().await;
 }

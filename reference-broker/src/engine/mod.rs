@@ -730,10 +730,11 @@ impl Engine {
             self.sessions.contains_key(&client_id)
         };
         let window = if v5 {
-            connect
-                .properties
-                .receive_maximum()
+            // Fewer than the client's Receive Maximum is lawful (MQTT-3.3.4-7 bounds it
+            // from above only); the cap bounds what one session holds in flight.
+            (connect.properties.receive_maximum())
                 .unwrap_or(u16::MAX)
+                .min(self.limits.max_inflight_messages)
                 .max(1)
         } else {
             self.limits.outbound_inflight_v3.max(1)

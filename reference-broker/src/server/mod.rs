@@ -31,12 +31,13 @@ mod tls;
 mod ws;
 
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -100,10 +101,15 @@ pub async fn start(config: Config) -> Result<BrokerHandle, Error> {
     })?;
     let mut tasks = Vec::new();
     let engine = Engine::new(config.limits.clone());
+    let timeouts = Timeouts {
+        handshake: config.limits.connect_timeout,
+        write: config.limits.write_timeout,
+    };
     tasks.push(tokio::spawn(run_engine(engine, input_rx, stop_rx.clone())));
     tasks.push(tokio::spawn(accept_loop(
         tcp,
         Transport::Tcp,
+        timeouts,
         input_tx.clone(),
         stop_rx.clone(),
     )));
@@ -115,6 +121,7 @@ pub async fn start(config: Config) -> Result<BrokerHandle, Error> {
         tasks.push(tokio::spawn(accept_loop(
             listener,
             Transport::Tls(acceptor),
+            timeouts,
             input_tx.clone(),
             stop_rx.clone(),
         )));
@@ -126,6 +133,7 @@ pub async fn start(config: Config) -> Result<BrokerHandle, Error> {
         tasks.push(tokio::spawn(accept_loop(
             listener,
             Transport::WebSocket,
+            timeouts,
             input_tx.clone(),
             stop_rx.clone(),
         )));
@@ -169,23 +177,45 @@ enum Transport {
     WebSocket,
 }
 
+/// How long a TLS handshake or WebSocket upgrade, and one write to a peer, may take.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeouts {
+    pub(crate) handshake: Duration,
+    pub(crate) write: Duration,
+}
+
+/// The pause after a failed `accept()` (out of file descriptors, usually): retrying at once
+/// would spin at full CPU while nothing can be accepted.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 async fn accept_loop(
     listener: TcpListener,
     transport: Transport,
+    timeouts: Timeouts,
     input: mpsc::Sender<Input>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut failing = false;
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(s) => s,
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
+                    if !failing {
+                        tracing::warn!(error = %e, "accept failed; retrying every 100 ms");
+                    }
+                    failing = true;
+                    tokio::select! {
+                        () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                        _ = stop.changed() => return,
+                    }
                 }
             },
             _ = stop.changed() => return,
         };
+        if std::mem::take(&mut failing) {
+            tracing::info!("accept works again");
+        }
         let _ = stream.set_nodelay(true);
         tracing::debug!(%peer, "accepted");
         if let Transport::Tcp = transport {
@@ -200,11 +230,15 @@ async fn accept_loop(
         tokio::spawn(async move {
             match transport {
                 Transport::Tcp => {}
-                Transport::Tls(acceptor) => match acceptor.accept(stream).await {
-                    Ok(tls) => serve_stream(tls, input, stop).await,
-                    Err(e) => tracing::debug!(%peer, error = %e, "tls handshake failed"),
-                },
-                Transport::WebSocket => ws::serve(stream, input, stop).await,
+                Transport::Tls(acceptor) => {
+                    let handshake = acceptor.accept(stream);
+                    match tokio::time::timeout(timeouts.handshake, handshake).await {
+                        Ok(Ok(tls)) => serve_stream(tls, timeouts, input, stop).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "tls handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
+                    }
+                }
+                Transport::WebSocket => ws::serve(stream, timeouts, input, stop).await,
             }
         });
     }
@@ -220,8 +254,12 @@ pub(crate) async fn open(
 }
 
 /// Moves bytes between a (TLS) byte stream and the engine task until either side closes.
-async fn serve_stream<S>(stream: S, input: mpsc::Sender<Input>, mut stop: watch::Receiver<bool>)
-where
+async fn serve_stream<S>(
+    stream: S,
+    timeouts: Timeouts,
+    input: mpsc::Sender<Input>,
+    mut stop: watch::Receiver<bool>,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let Some((id, mut out)) = open(&input).await else {
@@ -247,7 +285,9 @@ where
             },
             msg = out.recv() => match msg {
                 Some(Output::Data(data)) => {
-                    if writer.write_all(&data).await.is_err() {
+                    // A peer that stops reading is dropped after the write timeout.
+                    let written = tokio::time::timeout(timeouts.write, writer.write_all(&data));
+                    if !matches!(written.await, Ok(Ok(()))) {
                         let _ = input.send(Input::Closed(id)).await;
                         break;
                     }
@@ -326,6 +366,11 @@ struct Shell {
     conns: HashMap<ConnId, Peer>,
     ready: Arc<Ready>,
     scratch: Box<[u8]>,
+    /// TCP connections the engine closed whose output has not drained, with the instant
+    /// they are dropped anyway (`Limits::write_timeout`), earliest first.
+    closing: VecDeque<(Instant, ConnId)>,
+    /// Whether refusing a socket past twice `max_connections` has been logged.
+    refused_logged: bool,
 }
 
 async fn run_engine(
@@ -338,10 +383,16 @@ async fn run_engine(
         conns: HashMap::new(),
         ready: Arc::new(Ready::default()),
         scratch: vec![0; SCRATCH].into_boxed_slice(),
+        closing: VecDeque::new(),
+        refused_logged: false,
     };
     let ready = Arc::clone(&shell.ready);
     loop {
-        let deadline = shell.engine.poll_timeout();
+        let linger = shell.closing.front().map(|(at, _)| *at);
+        let deadline = [shell.engine.poll_timeout(), linger]
+            .into_iter()
+            .flatten()
+            .min();
         let sleep = async {
             match deadline {
                 Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -362,7 +413,10 @@ async fn run_engine(
                 }
             }
             () = ready.notify.notified() => shell.serve_ready(Instant::now()),
-            () = sleep => shell.engine.handle_timeout(Instant::now()),
+            () = sleep => {
+                shell.engine.handle_timeout(Instant::now());
+                shell.drop_lingering(Instant::now());
+            }
             _ = stop.changed() => {
                 shell.stop();
                 return;
@@ -376,6 +430,10 @@ impl Shell {
     fn apply(&mut self, msg: Input, now: Instant) {
         match msg {
             Input::Accepted(stream) => {
+                if self.full() {
+                    // Dropped unread: past the limit, even a CONNACK refusal costs too much.
+                    return;
+                }
                 let id = self.engine.handle_connect(now);
                 let waker = Arc::new(ConnWaker {
                     id,
@@ -393,6 +451,9 @@ impl Shell {
                 self.conns.insert(id, Peer::Direct(direct));
             }
             Input::Open { reply } => {
+                if self.full() {
+                    return;
+                }
                 let id = self.engine.handle_connect(now);
                 let (tx, rx) = mpsc::unbounded_channel();
                 if reply.send((id, rx)).is_ok() {
@@ -406,6 +467,33 @@ impl Shell {
             Input::Closed(id) => {
                 self.engine.handle_disconnect(id, now);
                 self.conns.remove(&id);
+            }
+        }
+    }
+
+    /// Whether the broker holds twice `max_connections` sockets: the engine refuses CONNECT
+    /// past the limit, and sockets past twice the limit are not even served.
+    fn full(&mut self) -> bool {
+        let full = self.conns.len() >= self.engine.limits().max_connections.saturating_mul(2);
+        if full && !std::mem::replace(&mut self.refused_logged, true) {
+            tracing::warn!("refused: sockets past twice max_connections are closed unread");
+        }
+        full
+    }
+
+    /// Drops the closing TCP connections whose output did not drain within the write
+    /// timeout: a peer that never reads must not hold its socket and buffer for ever.
+    fn drop_lingering(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.closing.front() {
+            if at > now {
+                return;
+            }
+            self.closing.pop_front();
+            if let Some(Peer::Direct(d)) = self.conns.get(&id) {
+                if d.closing {
+                    tracing::debug!(conn = id.as_u64(), "closing connection did not drain");
+                    self.conns.remove(&id);
+                }
             }
         }
     }
@@ -528,6 +616,9 @@ impl Shell {
                         if d.pending.is_empty() {
                             shutdown(d);
                             self.conns.remove(&conn);
+                        } else if let Some(at) = now.checked_add(self.engine.limits().write_timeout)
+                        {
+                            self.closing.push_back((at, conn));
                         }
                     }
                     None => {}

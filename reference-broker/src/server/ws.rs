@@ -8,11 +8,12 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
-use super::{Input, Output, open};
+use super::{Input, Output, Timeouts, open};
 
 /// Serves one WebSocket connection.
 pub(crate) async fn serve(
     stream: TcpStream,
+    timeouts: Timeouts,
     input: mpsc::Sender<Input>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -34,7 +35,8 @@ pub(crate) async fn serve(
         }
         Ok(resp)
     };
-    let Ok(ws) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
+    let upgrade = tokio_tungstenite::accept_hdr_async(stream, callback);
+    let Ok(Ok(ws)) = tokio::time::timeout(timeouts.handshake, upgrade).await else {
         return;
     };
     let Some((id, mut out)) = open(&input).await else {
@@ -59,7 +61,9 @@ pub(crate) async fn serve(
             msg = out.recv() => match msg {
                 Some(Output::Data(data)) => {
                     let len = data.len();
-                    if sink.send(Message::Binary(data)).await.is_err() {
+                    // A peer that stops reading is dropped after the write timeout.
+                    let sent = tokio::time::timeout(timeouts.write, sink.send(Message::Binary(data)));
+                    if !matches!(sent.await, Ok(Ok(()))) {
                         let _ = input.send(Input::Closed(id)).await;
                         break;
                     }
