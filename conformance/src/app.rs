@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use globset::{Glob, GlobSetBuilder};
 
-use crate::cli::{Cli, ColorChoice, Command, ExplainArgs, ListArgs, RunArgs};
+use crate::cli::{Cli, ColorChoice, Command, ExplainArgs, ListArgs, ProbeArgs, RunArgs};
 use crate::corpus::{self, Loaded};
 use crate::error::Error;
 use crate::exec::Settings;
@@ -15,7 +15,7 @@ use crate::report::{self, Style};
 use crate::runner::{self, Options};
 use crate::scenario::{self, Version};
 use crate::transport::{Target, TlsOptions};
-use crate::{catalogue, coverage, exit, record};
+use crate::{catalogue, coverage, exit, probe, record};
 
 /// `println!` that ignores a closed stdout (`mqtt-conformance list | head`) instead of panicking.
 macro_rules! outln {
@@ -48,6 +48,7 @@ pub fn main(cli: Cli) -> i32 {
             out!("{}", scenario::schema_json());
             Ok(exit::SUCCESS)
         }
+        Command::Probe(args) => probe_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -58,12 +59,56 @@ pub fn main(cli: Cli) -> i32 {
     }
 }
 
-fn run_command(args: RunArgs) -> Result<i32, Error> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(run_async(args))
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
+}
+
+fn run_command(args: RunArgs) -> Result<i32, Error> {
+    runtime()?.block_on(run_async(args))
+}
+
+fn probe_command(args: &ProbeArgs) -> Result<i32, Error> {
+    if !(args.timeout_scale > 0.0 && args.timeout_scale.is_finite()) {
+        return Err(Error::Usage(
+            "--timeout-scale must be a positive number".into(),
+        ));
+    }
+    let tls = TlsOptions {
+        ca: args.ca.clone(),
+        cert: args.cert.clone(),
+        key: args.key.clone(),
+        insecure: args.insecure,
+    };
+    let target = Target::parse(&args.broker, &tls).map_err(Error::Usage)?;
+    let credentials = match (&args.username, &target.username) {
+        (Some(u), _) => Some((u.clone(), args.password.clone())),
+        (None, Some(u)) => Some((u.clone(), target.password.clone())),
+        (None, None) => None,
+    };
+    let endpoint = probe::Endpoint {
+        target,
+        credentials,
+        timeout: probe::TIMEOUT.mul_f64(args.timeout_scale),
+    };
+    let found = runtime()?.block_on(probe::discover(&endpoint));
+    if found.probed_with.is_none() && !found.credentials_needed.value {
+        let why: Vec<String> = found
+            .versions
+            .iter()
+            .filter_map(|o| o.answer.as_ref().err())
+            .map(probe::Refusal::describe)
+            .collect();
+        return Err(Error::Unreachable(format!(
+            "no version accepted a CONNECT: {}",
+            why.join("; ")
+        )));
+    }
+    let user = endpoint.credentials.as_ref().map(|(u, _)| u.as_str());
+    out!("{}", found.yaml(user));
+    Ok(exit::SUCCESS)
 }
 
 /// `run`, on a runtime.
@@ -101,19 +146,36 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
             )
         }
     };
-    let mut profile = match (&args.profile, default_profile) {
-        (Some(p), _) => Profile::load(p)?,
-        (None, Some(p)) => Profile::load(p)?,
-        (None, None) => Profile::permissive(),
+    let declared = match (&args.profile, default_profile) {
+        (Some(p), _) => Some(Profile::load(p)?),
+        (None, Some(p)) => Some(Profile::load(p)?),
+        (None, None) => None,
     };
-    if broker.is_some() && profile.broker == "unknown broker" {
-        profile.broker = "reference broker (in-process)".into();
-    }
-    let credentials = match (&args.username, &target.username, &profile.credentials) {
+    let from_profile = declared.as_ref().and_then(|p| p.credentials.as_ref());
+    let credentials = match (&args.username, &target.username, from_profile) {
         (Some(u), _, _) => Some((u.clone(), args.password.clone())),
         (None, Some(u), _) => Some((u.clone(), target.password.clone())),
         (None, None, Some(c)) => Some((c.username.clone(), c.password.clone())),
         (None, None, None) => None,
+    };
+    let profile = match declared {
+        Some(p) => p,
+        // No profile for an external broker: discover what it offers, so that what it may
+        // lawfully lack is skipped with the reason rather than failed.
+        None => {
+            let endpoint = probe::Endpoint {
+                target: target.clone(),
+                credentials: credentials.clone(),
+                timeout: STEP_TIMEOUT.mul_f64(args.timeout_scale),
+            };
+            let only: Vec<_> = versions(&args.mqtt_version)
+                .iter()
+                .map(|v| v.protocol())
+                .collect();
+            let p = probe::discover_only(&endpoint, &only).await.profile();
+            outln!("no --profile: capabilities discovered ({})", p.summary());
+            p
+        }
     };
     let seed = args.seed.unwrap_or_else(random_seed);
     let opts = Options {

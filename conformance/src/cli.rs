@@ -30,6 +30,37 @@ pub enum Command {
     Lint(CorpusArgs),
     /// Print the JSON schema of scenario files.
     Schema,
+    /// Discover what a broker offers and print a draft profile (YAML).
+    Probe(ProbeArgs),
+}
+
+/// Arguments of `probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Broker URL: mqtt://host:port, mqtts://, ws://host:port/path, wss://.
+    #[arg(long, value_name = "URL")]
+    pub broker: String,
+    /// User name for every CONNECT (overrides the URL's).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Password for every CONNECT.
+    #[arg(long)]
+    pub password: Option<String>,
+    /// CA certificates (PEM) to trust for mqtts:// and wss://.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate chain (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Multiply every timeout (for slow brokers or machines).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub timeout_scale: f64,
 }
 
 /// Where scenarios come from.

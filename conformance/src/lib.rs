@@ -19,6 +19,7 @@ pub mod exit;
 pub mod fuzzing;
 pub mod matcher;
 pub mod packets;
+pub mod probe;
 pub mod profile;
 pub mod record;
 pub mod report;

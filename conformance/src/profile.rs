@@ -1,6 +1,7 @@
 //! Broker profiles (`scenarios/profiles/<broker>.yaml`): what a broker offers, and its known
 //! deviations from the spec, each with a reason.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use mqtt_codec::Properties;
@@ -33,6 +34,13 @@ pub struct Profile {
     /// Where the profile came from (set when loaded).
     #[serde(skip)]
     pub name: String,
+    /// Why each missing capability is missing, when it was discovered rather than declared
+    /// (`run` without `--profile`): the skip reasons.
+    #[serde(skip)]
+    pub reasons: BTreeMap<Capability, String>,
+    /// How the broker refused the versions it does not offer, when discovered.
+    #[serde(skip)]
+    pub refused: BTreeMap<Version, String>,
 }
 
 /// Capabilities a broker declares.
@@ -53,6 +61,10 @@ pub struct Capabilities {
     pub topic_alias_maximum: u16,
     /// Maximum Packet Size the broker declares, if any.
     pub maximum_packet_size: Option<u32>,
+    /// Receive Maximum the broker declares in its 5.0 CONNACK, if any (informational).
+    pub receive_maximum: Option<u16>,
+    /// Server Keep Alive the broker sends in its 5.0 CONNACK, if any (informational).
+    pub server_keep_alive: Option<u16>,
     /// The broker checks user names and passwords (rejects bad ones).
     pub auth: bool,
     /// Enhanced authentication (AUTH packets).
@@ -79,6 +91,8 @@ impl Default for Capabilities {
             subscription_identifiers: true,
             topic_alias_maximum: 0,
             maximum_packet_size: None,
+            receive_maximum: None,
+            server_keep_alive: None,
             auth: false,
             enhanced_auth: false,
             will: true,
@@ -130,6 +144,8 @@ impl Profile {
             deviations: Vec::new(),
             notes: None,
             name: "(none)".into(),
+            reasons: BTreeMap::new(),
+            refused: BTreeMap::new(),
         }
     }
 
@@ -172,6 +188,57 @@ impl Profile {
             Capability::AssignedClientId => c.assigned_client_id,
             Capability::ResponseInformation => c.response_information,
             Capability::ServerRedirection => c.server_redirection,
+        }
+    }
+
+    /// Why a scenario that requires `requires` cannot run, if it cannot: the missing
+    /// capabilities, with how each was found missing when the profile was discovered.
+    pub fn missing(&self, requires: &[Capability]) -> Option<String> {
+        let missing: Vec<String> = requires
+            .iter()
+            .filter(|c| !self.has(**c))
+            .map(|c| match self.reasons.get(c) {
+                Some(why) => format!("{}: {why}", c.as_str()),
+                None => c.as_str().to_owned(),
+            })
+            .collect();
+        if missing.is_empty() {
+            None
+        } else if self.reasons.is_empty() {
+            Some(format!("the profile lacks {}", missing.join(", ")))
+        } else {
+            Some(format!("the broker lacks {}", missing.join("; ")))
+        }
+    }
+
+    /// One line: the versions and the capabilities, the missing ones marked `no`.
+    pub fn summary(&self) -> String {
+        let versions: Vec<&str> = self.versions.iter().map(|v| v.key()).collect();
+        let c = &self.capabilities;
+        let flag = |on: bool, name: &str| {
+            if on {
+                name.to_owned()
+            } else {
+                format!("no {name}")
+            }
+        };
+        [
+            format!("MQTT {}", versions.join(", ")),
+            format!("max QoS {}", c.max_qos),
+            flag(c.retain, "retain"),
+            flag(c.wildcards, "wildcards"),
+            flag(c.shared_subscriptions, "shared subscriptions"),
+            flag(c.subscription_identifiers, "subscription identifiers"),
+            format!("topic alias maximum {}", c.topic_alias_maximum),
+        ]
+        .join(", ")
+    }
+
+    /// Why a version the profile does not offer is skipped.
+    pub fn version_skip(&self, v: Version) -> String {
+        match self.refused.get(&v) {
+            Some(how) => format!("MQTT {v} {how}"),
+            None => format!("the profile does not offer MQTT {v}"),
         }
     }
 

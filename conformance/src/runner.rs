@@ -211,19 +211,12 @@ pub async fn run(
                 continue;
             }
             let skip = if !profile.versions.contains(&v) {
-                Some(format!("the profile does not offer MQTT {v}"))
+                Some(profile.version_skip(v))
             } else if let Some(why) = not_offered.get(&v) {
                 // Brokers without 5.0 (amqtt, mqttools) often leave its CONNECT unanswered.
                 Some(format!("MQTT {v} not offered by the broker: {why}"))
             } else {
-                let missing: Vec<&str> = l
-                    .scenario
-                    .requires
-                    .iter()
-                    .filter(|c| !profile.has(**c))
-                    .map(|c| c.as_str())
-                    .collect();
-                (!missing.is_empty()).then(|| format!("the profile lacks {}", missing.join(", ")))
+                profile.missing(&l.scenario.requires)
             };
             if let Some(reason) = skip {
                 results.push(base_result(l, v, Outcome::Skip, reason));

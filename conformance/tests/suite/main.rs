@@ -4,6 +4,7 @@ mod cli;
 mod fake;
 mod faults;
 mod junit;
+mod probe;
 mod runs;
 mod support;
 mod tls;
