@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use mqtt_reference_broker::engine::auth::Users;
 use mqtt_reference_broker::{Config, TlsConfig};
 
 /// A spec-strict MQTT 3.1, 3.1.1 and 5.0 reference broker.
@@ -30,9 +31,50 @@ struct Args {
     /// WebSocket listen address (subprotocol `mqtt`).
     #[arg(long)]
     ws_listen: Option<SocketAddr>,
-    /// Password file (`user:salt:sha256hex` lines and `topic USER ACCESS FILTER` rules).
+    /// Password file (`USER:pbkdf2-sha256:...` entries and `topic USER ACCESS FILTER`
+    /// rules; see `passwd`).
     #[arg(long)]
     password_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Reads a password from the first line of standard input and prints the password file
+    /// entry for USER (PBKDF2-HMAC-SHA256, random salt, 600,000 rounds).
+    Passwd {
+        /// The user name.
+        user: String,
+    },
+}
+
+/// `passwd USER`: one password file line on standard output.
+fn passwd(user: &str) -> ExitCode {
+    if user.is_empty() || user.contains(char::is_whitespace) {
+        eprintln!("mqtt-reference-broker: a user name must be non-empty, without spaces");
+        return ExitCode::from(2);
+    }
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("mqtt-reference-broker: cannot read the password: {e}");
+        return ExitCode::from(2);
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!("mqtt-reference-broker: empty password");
+        return ExitCode::from(2);
+    }
+    match Users::entry(user, password.as_bytes()) {
+        Some(entry) => {
+            println!("{entry}");
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!("mqtt-reference-broker: no randomness available for the salt");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -44,6 +86,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
+    if let Some(Command::Passwd { user }) = &args.command {
+        return passwd(user);
+    }
     let mut config = match &args.config {
         Some(path) => match Config::from_file(path) {
             Ok(c) => c,
@@ -64,7 +109,7 @@ fn main() -> ExitCode {
         config.websocket = Some(ws);
     }
     if let Some(path) = &args.password_file {
-        match mqtt_reference_broker::engine::auth::Users::load(path) {
+        match Users::load(path) {
             Ok(users) => config.limits.users = Some(users),
             Err(e) => {
                 eprintln!("mqtt-reference-broker: {e}");

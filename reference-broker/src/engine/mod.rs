@@ -635,6 +635,31 @@ impl Engine {
         None
     }
 
+    /// A client identifier for a client that sent none (5.0 MQTT-3.1.3-6/7, 3.1.1 clean
+    /// session): random, so that it cannot be guessed and taken over, and unused.
+    fn assign_client_id(&mut self) -> ByteString {
+        loop {
+            self.next_assigned += 1;
+            let id: ByteString = match auth::random_bytes(12) {
+                Some(bytes) => format!("auto-{}", auth::hex(&bytes)).into(),
+                // No randomness from the system: unique, if guessable.
+                None => format!("auto-{:08}", self.next_assigned).into(),
+            };
+            if !self.sessions.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Whether the ACL lets `client`'s session receive messages published to `topic`.
+    fn may_read(&self, client: &ByteString, topic: &str) -> bool {
+        let Some(users) = &self.limits.users else {
+            return true;
+        };
+        let owner = self.sessions.get(client).and_then(|s| s.owner.as_deref());
+        users.allowed(owner, topic, Access::Read)
+    }
+
     fn on_auth_during_connect(&mut self, conn: ConnId, a: Auth, now: Instant) {
         let Some((connect, assigned)) = self.conns.get_mut(&conn).and_then(|c| c.pending.take())
         else {
@@ -676,11 +701,27 @@ impl Engine {
         let version = connect.protocol;
         let v5 = version.is_v5();
         let client_id: ByteString = if assigned {
-            self.next_assigned += 1;
-            format!("auto-{:08}", self.next_assigned).into()
+            self.assign_client_id()
         } else {
             connect.client_id.clone()
         };
+        let username = self.conns.get(&conn).and_then(|c| c.username.clone());
+        let owned_by_other = self
+            .sessions
+            .get(&client_id)
+            .is_some_and(|s| s.owner != username);
+        if self.limits.users.is_some() && owned_by_other {
+            // Another user's session: neither resumed, taken over nor discarded.
+            self.notice
+                .once("client id of a session owned by another user");
+            let code = if v5 {
+                ReasonCode::NOT_AUTHORIZED
+            } else {
+                ReasonCode::V3_NOT_AUTHORIZED
+            };
+            self.refuse_connect(conn, code, now);
+            return;
+        }
         if !self.sessions.contains_key(&client_id)
             && self.sessions.len() >= self.limits.max_sessions
         {
@@ -742,7 +783,7 @@ impl Engine {
         let session = self
             .sessions
             .entry(client_id.clone())
-            .or_insert_with(|| Box::new(Session::new(expiry)));
+            .or_insert_with(|| Box::new(Session::new(expiry, username)));
         session.conn = Some(conn);
         session.expires_at = None;
         session.expiry_interval = expiry;
@@ -1121,6 +1162,9 @@ impl Engine {
         let mut per_client: Vec<(ByteString, Delivery)> = Vec::new();
         let mut index: HashMap<ByteString, usize> = HashMap::new();
         for m in matches {
+            if !self.may_read(&m.client, &msg.topic) {
+                continue;
+            }
             let o = m.entry.options;
             if !m.shared && o.no_local && msg.publisher.as_ref() == Some(&m.client) {
                 // MQTT-3.8.3-3: No Local.

@@ -48,10 +48,13 @@ pub(crate) struct Session {
     pub(crate) expires_at: Option<Instant>,
     /// The largest outbound window any connection of this session had (for invariants).
     pub(crate) window_cap: u16,
+    /// The user name the session was created by: with a password file, only that user may
+    /// resume or take it over; its ACL rules decide what the session receives.
+    pub(crate) owner: Option<String>,
 }
 
 impl Session {
-    pub(crate) fn new(expiry_interval: u32) -> Self {
+    pub(crate) fn new(expiry_interval: u32, owner: Option<String>) -> Self {
         Self {
             conn: None,
             subscriptions: HashMap::new(),
@@ -60,6 +63,7 @@ impl Session {
             expiry_interval,
             expires_at: None,
             window_cap: 0,
+            owner,
         }
     }
 }

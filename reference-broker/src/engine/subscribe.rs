@@ -11,7 +11,6 @@ use mqtt_codec::{
     Unsubscribe,
 };
 
-use super::auth::Access;
 use super::inflight::Delivery;
 use super::topics::{self, SubEntry};
 use super::{ConnId, Engine};
@@ -109,7 +108,7 @@ impl Engine {
         }
         if l.users
             .as_ref()
-            .is_some_and(|u| !u.allowed(username, inner, Access::Read))
+            .is_some_and(|u| !u.may_subscribe(username, inner))
         {
             return Err(ReasonCode::NOT_AUTHORIZED);
         }
@@ -151,6 +150,10 @@ impl Engine {
     fn send_retained(&mut self, client: &ByteString, r: &RetainedFor, now: Instant) {
         let mut store = std::mem::take(&mut self.retained);
         store.for_each_matching(&r.filter, now, |msg| {
+            if !self.may_read(client, &msg.topic) {
+                // The ACL is checked at delivery too, retained messages included.
+                return ControlFlow::Continue(());
+            }
             let d = Delivery {
                 qos: msg.qos.min(r.qos),
                 msg: Arc::clone(msg),

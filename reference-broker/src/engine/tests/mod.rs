@@ -1,6 +1,7 @@
 //! Deterministic engine tests: a virtual clock and fake clients (see [`harness`]), one test
 //! per behaviour, named for it.
 
+mod acl;
 mod connect;
 mod harness;
 mod messages;

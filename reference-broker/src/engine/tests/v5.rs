@@ -219,7 +219,7 @@ fn request_response_information_returns_response_information() {
 #[test]
 fn request_problem_information_0_suppresses_reason_strings_on_acks() {
     let mut users = Users::default();
-    users.add("u", b"pw");
+    users.add_with_iterations("u", b"pw", 1000);
     users.allow("u", "ok", Access::Write);
     let limits = Limits {
         users: Some(users),
@@ -345,7 +345,7 @@ fn a_wrong_challenge_answer_gets_connack_0x87_and_an_unknown_method_0x8c() {
 
 fn users_limits() -> Limits {
     let mut users = Users::default();
-    users.add("alice", b"secret");
+    users.add_with_iterations("alice", b"secret", 1000);
     users.allow("alice", "alice/#", Access::Read);
     users.allow("alice", "alice/#", Access::Write);
     Limits {
