@@ -27,6 +27,9 @@ fn main() {
         );
         if rel.starts_with("profiles/") {
             profiles.push_str(&line);
+        } else if rel.starts_with("brokers/") {
+            // Broker lists for `certify`: neither scenarios nor profiles.
+            continue;
         } else {
             scenarios.push_str(&line);
         }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use globset::{Glob, GlobSetBuilder};
 
-use crate::cli::{Cli, ColorChoice, Command, ExplainArgs, ListArgs, ProbeArgs, RunArgs};
+use crate::cli::{
+    CertifyArgs, Cli, ColorChoice, Command, ExplainArgs, ListArgs, ProbeArgs, RunArgs,
+};
 use crate::corpus::{self, Loaded};
 use crate::error::Error;
 use crate::exec::Settings;
@@ -15,7 +17,7 @@ use crate::report::{self, Style};
 use crate::runner::{self, Options};
 use crate::scenario::{self, Version};
 use crate::transport::{Target, TlsOptions};
-use crate::{catalogue, coverage, exit, probe, record};
+use crate::{catalogue, certify, coverage, exit, probe, record};
 
 /// `println!` that ignores a closed stdout (`mqtt-conformance list | head`) instead of panicking.
 macro_rules! outln {
@@ -49,6 +51,7 @@ pub fn main(cli: Cli) -> i32 {
             Ok(exit::SUCCESS)
         }
         Command::Probe(args) => probe_command(&args),
+        Command::Certify(args) => certify_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -68,6 +71,44 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 
 fn run_command(args: RunArgs) -> Result<i32, Error> {
     runtime()?.block_on(run_async(args))
+}
+
+fn certify_command(args: &CertifyArgs) -> Result<i32, Error> {
+    if !(args.timeout_scale > 0.0 && args.timeout_scale.is_finite()) {
+        return Err(Error::Usage(
+            "--timeout-scale must be a positive number".into(),
+        ));
+    }
+    let list = certify::BrokerList::load(&args.list)?;
+    let corpus = select(corpus::load(&args.scenarios)?, &args.filter, &Version::ALL)?;
+    if corpus.is_empty() {
+        return Err(Error::Usage("no scenario matches the selection".into()));
+    }
+    let plan = certify::Plan {
+        out: args.out.clone(),
+        jobs: args.jobs,
+        seed: args.seed.unwrap_or_else(random_seed),
+        timeout_scale: args.timeout_scale,
+        only: args.only.clone(),
+    };
+    let m = runtime()?.block_on(certify::certify(&list, &corpus, &plan))?;
+    for b in &m.brokers {
+        let state = match (&b.error, b.ok) {
+            (Some(e), _) => format!("not certified: {e}"),
+            (None, true) => "as expected".into(),
+            (None, false) => "UNEXPECTED RESULTS".into(),
+        };
+        outln!("{:<14} {state}", b.name);
+    }
+    outln!(
+        "matrix written to {}",
+        args.out.join("index.html").display()
+    );
+    Ok(if m.brokers.iter().all(|b| b.ok) {
+        exit::SUCCESS
+    } else {
+        exit::FAILURES
+    })
 }
 
 fn probe_command(args: &ProbeArgs) -> Result<i32, Error> {

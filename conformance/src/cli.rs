@@ -32,6 +32,37 @@ pub enum Command {
     Schema,
     /// Discover what a broker offers and print a draft profile (YAML).
     Probe(ProbeArgs),
+    /// Certify a list of brokers: the matrix as HTML, JSON, JUnit per broker and Markdown.
+    Certify(CertifyArgs),
+}
+
+/// Arguments of `certify`.
+#[derive(Debug, Args)]
+pub struct CertifyArgs {
+    /// The broker list (YAML; see scenarios/brokers/).
+    #[arg(value_name = "BROKERS.yaml")]
+    pub list: PathBuf,
+    /// Output folder: index.html, matrix.json, matrix.schema.json, NAME.junit.xml, summary.md.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Only these brokers of the list (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
+    /// Scenario files or folders; replace the built-in corpus.
+    #[arg(long = "scenarios", value_name = "PATH")]
+    pub scenarios: Vec<PathBuf>,
+    /// Only scenarios whose id matches this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub filter: Vec<String>,
+    /// Scenario runs at once, per broker.
+    #[arg(long, default_value_t = 32)]
+    pub jobs: usize,
+    /// Seed of the run order (default: random).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Multiply every timeout (on top of each broker's own `timeout_scale`).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub timeout_scale: f64,
 }
 
 /// Arguments of `probe`.

@@ -39,7 +39,7 @@ pub fn embedded_profile(name: &str) -> Option<&'static str> {
 }
 
 /// Reads scenario files from paths (files or folders, searched recursively for `*.yaml`,
-/// skipping `profiles/`).
+/// skipping `profiles/` and `brokers/`).
 pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>, Error> {
     let mut files = Vec::new();
     for p in paths {
@@ -71,7 +71,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
-            if p.file_name().is_some_and(|n| n == "profiles") {
+            // Profiles and `certify`'s broker lists live beside the scenarios.
+            if p.file_name()
+                .is_some_and(|n| n == "profiles" || n == "brokers")
+            {
                 continue;
             }
             walk(&p, out)?;

@@ -15,6 +15,9 @@ pub enum Error {
     /// The in-process reference broker could not start.
     #[error("cannot start the in-process reference broker: {0}")]
     Broker(String),
+    /// A broker process the harness was asked to start did not start or did not listen.
+    #[error("cannot start the broker: {0}")]
+    BrokerStart(String),
     /// Writing a report failed.
     #[error("cannot write {path}: {source}")]
     Write {

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod catalogue;
+pub mod certify;
 pub mod cli;
 pub mod client;
 pub mod corpus;
