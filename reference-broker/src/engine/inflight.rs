@@ -47,6 +47,9 @@ pub(crate) struct OutEntry {
     pub(crate) id: u16,
     pub(crate) state: OutState,
     pub(crate) delivery: Delivery,
+    /// Sent on an earlier connection and not yet resent on this one: the client's new
+    /// Receive Maximum had no room for it (MQTT-3.3.4-7).
+    pub(crate) unsent: bool,
 }
 
 /// Outbound state of one session.
@@ -54,6 +57,8 @@ pub(crate) struct OutEntry {
 pub(crate) struct Outbound {
     pub(crate) inflight: VecDeque<OutEntry>,
     pub(crate) queue: VecDeque<Delivery>,
+    /// How many in-flight entries are `unsent`.
+    unsent: usize,
     used: HashSet<u16>,
     last_id: u16,
 }
@@ -83,7 +88,35 @@ impl Outbound {
             id,
             state,
             delivery,
+            unsent: false,
         });
+    }
+
+    /// In-flight entries the client has been sent on this connection: what counts against
+    /// its Receive Maximum.
+    pub(crate) fn sent(&self) -> usize {
+        self.inflight.len() - self.unsent
+    }
+
+    /// How many in-flight entries wait to be resent.
+    pub(crate) fn unsent(&self) -> usize {
+        self.unsent
+    }
+
+    /// Marks every in-flight entry unsent (a new connection: nothing was sent on it yet).
+    pub(crate) fn mark_all_unsent(&mut self) {
+        for e in &mut self.inflight {
+            e.unsent = true;
+        }
+        self.unsent = self.inflight.len();
+    }
+
+    /// The oldest entry waiting to be resent, now counted as sent.
+    pub(crate) fn take_unsent(&mut self) -> Option<&OutEntry> {
+        let e = self.inflight.iter_mut().find(|e| e.unsent)?;
+        e.unsent = false;
+        self.unsent -= 1;
+        Some(e)
     }
 
     fn position(&self, id: u16, state: OutState) -> Option<usize> {
@@ -96,7 +129,9 @@ impl Outbound {
     pub(crate) fn complete(&mut self, id: u16, state: OutState) -> bool {
         match self.position(id, state) {
             Some(i) => {
-                self.inflight.remove(i);
+                if self.inflight.remove(i).is_some_and(|e| e.unsent) {
+                    self.unsent -= 1;
+                }
                 self.used.remove(&id);
                 true
             }

@@ -373,8 +373,8 @@ impl Engine {
                 }
             }
         }
-        for msg in self.wills.due(now) {
-            self.publish_will(msg, now);
+        for (client, will) in self.wills.due(now) {
+            self.publish_will(&client, &will, now);
         }
     }
 
@@ -750,7 +750,7 @@ impl Engine {
         // A pending delayed will: the session ends now (Clean Start) or is resumed.
         if let Some(will) = self.wills.take(&client_id) {
             if connect.clean_start {
-                self.publish_will(will, now);
+                self.publish_will(&client_id, &will, now);
             }
         }
         let requested_expiry = if v5 {
@@ -758,7 +758,7 @@ impl Engine {
         } else if connect.clean_start {
             0
         } else {
-            u32::MAX
+            self.limits.v3_session_expiry_interval.unwrap_or(u32::MAX)
         };
         let expiry = match self.limits.max_session_expiry_interval {
             Some(max) if v5 => requested_expiry.min(max),
@@ -1230,7 +1230,8 @@ impl Engine {
         let window = conn
             .and_then(|c| self.conns.get(&c))
             .map_or(0, |c| usize::from(c.window));
-        if s.outbound.queue.is_empty() && s.outbound.inflight.len() < window && !congested {
+        let idle = s.outbound.queue.is_empty() && s.outbound.unsent() == 0;
+        if idle && s.outbound.inflight.len() < window && !congested {
             if let Some(conn) = conn {
                 self.send_new(client, conn, d, now);
             }
@@ -1294,8 +1295,12 @@ impl Engine {
             let window = self.conns.get(&conn).map_or(0, |c| usize::from(c.window));
             let limit = self.limits.max_outbound_buffer;
             let congested = self.outbox.get(&conn).is_some_and(|o| o.congested(limit));
-            if s.outbound.inflight.len() >= window || congested {
+            if s.outbound.sent() >= window || congested {
                 return;
+            }
+            if s.outbound.unsent() > 0 {
+                self.resend_one(client, conn, now);
+                continue;
             }
             let Some(d) = s.outbound.queue.pop_front() else {
                 return;
@@ -1314,22 +1319,50 @@ impl Engine {
         }
     }
 
+    /// MQTT-4.4.0-1: on reconnect, resends the unacknowledged PUBLISH (DUP=1) and PUBREL
+    /// packets in order, as many as the client's new Receive Maximum allows (MQTT-3.3.4-7);
+    /// the rest follow as acknowledgements make room (`pump`). A PUBLISH now over the
+    /// client's Maximum Packet Size is discarded as if delivered (MQTT-3.1.2-25) instead of
+    /// staying in flight for ever.
     fn redeliver(&mut self, client: &ByteString, conn: ConnId, now: Instant) {
-        let Some(s) = self.sessions.get(client) else {
+        let (version, max) = self
+            .outbox
+            .get(&conn)
+            .map_or((ProtocolVersion::V5_0, u32::MAX), |o| {
+                (o.version, o.max_packet_size)
+            });
+        let Some(s) = self.sessions.get_mut(client) else {
             return;
         };
-        let packets: Vec<Packet> = s
-            .outbound
-            .inflight
-            .iter()
-            .map(|e| match e.state {
-                OutState::AwaitPubComp => PubRel::new(e.id).into(),
-                _ => build_publish(&e.delivery, e.id, true, now).into(),
+        let too_big: Vec<(u16, OutState)> = (s.outbound.inflight.iter())
+            .filter(|e| e.state != OutState::AwaitPubComp)
+            .filter(|e| {
+                let p = Packet::Publish(build_publish(&e.delivery, e.id, true, now));
+                u32::try_from(p.encoded_len(version)).map_or(true, |len| len > max)
             })
+            .map(|e| (e.id, e.state))
             .collect();
-        for p in packets {
-            self.send(conn, p);
+        for (id, state) in too_big {
+            s.outbound.complete(id, state);
         }
+        s.outbound.mark_all_unsent();
+    }
+
+    /// Resends the oldest in-flight entry not yet resent on this connection; false if none.
+    fn resend_one(&mut self, client: &ByteString, conn: ConnId, now: Instant) -> bool {
+        let Some(e) = self
+            .sessions
+            .get_mut(client)
+            .and_then(|s| s.outbound.take_unsent())
+        else {
+            return false;
+        };
+        let packet: Packet = match e.state {
+            OutState::AwaitPubComp => PubRel::new(e.id).into(),
+            _ => build_publish(&e.delivery, e.id, true, now).into(),
+        };
+        self.send(conn, packet);
+        true
     }
 
     fn on_client_disconnect(
@@ -1351,8 +1384,11 @@ impl Engine {
                 );
                 return;
             }
+            // Clamped like the CONNECT's: the configured maximum bounds the session's life
+            // whichever packet asks.
+            let max = self.limits.max_session_expiry_interval.unwrap_or(u32::MAX);
             if let Some(s) = self.sessions.get_mut(client) {
-                s.expiry_interval = expiry;
+                s.expiry_interval = expiry.min(max);
             }
         }
         let kind = if d.reason == ReasonCode::DISCONNECT_WITH_WILL_MESSAGE {
@@ -1395,21 +1431,19 @@ impl Engine {
             if let Some(w) = will {
                 let delay = w.properties.will_delay_interval().unwrap_or(0);
                 if delay == 0 || clean {
-                    let msg = will_message(&w, &client, now);
-                    self.publish_will(msg, now);
+                    self.publish_will(&client, &w, now);
                 }
             }
             return;
         }
         if let Some(w) = will {
             let delay = w.properties.will_delay_interval().unwrap_or(0).min(expiry);
-            let msg = will_message(&w, &client, now);
             if delay == 0 {
-                self.publish_will(msg, now);
+                self.publish_will(&client, &w, now);
             } else {
                 // A deadline beyond what the clock can represent is never due.
                 if let Some(at) = now.checked_add(Duration::from_secs(u64::from(delay))) {
-                    self.wills.schedule(client.clone(), at, msg);
+                    self.wills.schedule(client.clone(), at, w);
                 }
             }
         }
@@ -1427,7 +1461,7 @@ impl Engine {
     fn end_session(&mut self, client: &ByteString, now: Instant) {
         self.remove_session(client);
         if let Some(will) = self.wills.take(client) {
-            self.publish_will(will, now);
+            self.publish_will(client, &will, now);
         }
     }
 
@@ -1442,9 +1476,10 @@ impl Engine {
         }
     }
 
-    fn publish_will(&mut self, msg: Arc<Message>, now: Instant) {
-        tracing::debug!(topic = %msg.topic, "publishing will");
-        self.distribute(msg, now);
+    /// Publishes `client`'s will at `now`: its Message Expiry Interval starts here.
+    fn publish_will(&mut self, client: &ByteString, w: &Will, now: Instant) {
+        tracing::debug!(topic = %w.topic, "publishing will");
+        self.distribute(will_message(w, client, now), now);
     }
 
     /// When `c` is to be closed if nothing changes: the connect timeout before CONNACK, the

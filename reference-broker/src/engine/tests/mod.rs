@@ -3,6 +3,7 @@
 
 mod acl;
 mod connect;
+mod gaps;
 mod harness;
 mod messages;
 mod v5;
