@@ -232,6 +232,25 @@ impl Connection {
             .push(&self.name, Dir::Event, "closed by the client".into(), &[]);
     }
 
+    /// Closes the write side (TCP FIN), then waits up to `timeout` for the broker to end the
+    /// connection too. After a DISCONNECT this tells the scenario the broker has read it (it
+    /// comes before the FIN), so a reconnect does not race it; a broker that keeps its side
+    /// open is not judged here (the server only SHOULD close, 3.14.4).
+    pub async fn close_after_broker(mut self, timeout: Duration) {
+        if let Some(mut w) = self.writer.take() {
+            let _ = w.shutdown().await;
+        }
+        self.transcript
+            .push(&self.name, Dir::Event, "closed by the client".into(), &[]);
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.closed {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() || self.next_event(left).await.is_none() {
+                break;
+            }
+        }
+    }
+
     /// Drops the connection without any MQTT goodbye.
     pub fn abort(mut self) {
         self.writer.take();

@@ -443,7 +443,7 @@ impl Run<'_> {
                     .map_err(StepError::Harness)?;
                 self.send(&name, built).await?;
                 if let Some(c) = self.conns.remove(&name) {
-                    c.close().await;
+                    c.close_after_broker(timeout).await;
                 }
                 Ok(())
             }
