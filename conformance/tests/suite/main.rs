@@ -5,6 +5,7 @@ mod cli;
 mod fake;
 mod faults;
 mod junit;
+mod lawful;
 mod probe;
 mod runs;
 mod support;
