@@ -111,8 +111,9 @@ impl Transcript {
 pub enum Event {
     /// A complete, valid packet.
     Packet(Packet),
-    /// Bytes the codec rejected; the connection is unusable after this.
-    Malformed(String),
+    /// Bytes the codec rejected (why, and the first of them). Nothing more is decoded; a
+    /// `Closed` follows when the broker ends the connection.
+    Malformed(String, Bytes),
     /// The broker closed the connection (or it was reset).
     Closed(String),
 }
@@ -122,9 +123,15 @@ pub struct Connection {
     name: String,
     version: ProtocolVersion,
     writer: Option<Box<dyn AsyncWrite + Send + Unpin>>,
-    events: mpsc::UnboundedReceiver<Event>,
+    /// Each event with the moment the reader received it.
+    events: mpsc::UnboundedReceiver<(Instant, Event)>,
+    /// Events read ahead and put back, delivered before the channel's.
+    pending: std::collections::VecDeque<Event>,
+    /// When the event last returned by [`Connection::next_event`] arrived.
+    last_event: Instant,
     transcript: Transcript,
     closed: bool,
+    last_sent: Instant,
     reader: tokio::task::JoinHandle<()>,
 }
 
@@ -171,8 +178,11 @@ impl Connection {
             version,
             writer: Some(Box::new(write)),
             events: rx,
+            pending: std::collections::VecDeque::new(),
+            last_event: Instant::now(),
             transcript,
             closed: false,
+            last_sent: Instant::now(),
             reader,
         })
     }
@@ -188,6 +198,7 @@ impl Connection {
     /// Sends raw bytes, recorded with the given description.
     pub async fn send_bytes(&mut self, what: String, bytes: &[u8]) -> Result<(), String> {
         self.transcript.push(&self.name, Dir::Sent, what, bytes);
+        self.last_sent = Instant::now();
         let w = self
             .writer
             .as_mut()
@@ -205,12 +216,19 @@ impl Connection {
 
     /// The next event, or `None` if nothing arrives within `timeout`.
     pub async fn next_event(&mut self, timeout: Duration) -> Option<Event> {
+        if let Some(ev) = self.pending.pop_front() {
+            self.last_event = Instant::now();
+            return Some(ev);
+        }
         if self.closed {
             return Some(Event::Closed("already closed".into()));
         }
         match tokio::time::timeout(timeout, self.events.recv()).await {
-            Ok(Some(ev)) => {
-                if matches!(ev, Event::Closed(_) | Event::Malformed(_)) {
+            Ok(Some((at, ev))) => {
+                self.last_event = at;
+                // After a malformed packet the reader goes on until the real end of the
+                // connection, which arrives as its own `Closed`.
+                if matches!(ev, Event::Closed(_)) {
                     self.closed = true;
                 }
                 Some(ev)
@@ -221,6 +239,19 @@ impl Connection {
             }
             Err(_) => None,
         }
+    }
+
+    /// Puts events read ahead back in front of the queue, in order.
+    pub fn unread(&mut self, events: Vec<Event>) {
+        for ev in events.into_iter().rev() {
+            self.pending.push_front(ev);
+        }
+    }
+
+    /// The time from the client's last packet (or the connection's opening) to the arrival of
+    /// the event [`Connection::next_event`] returned last: what a keep-alive close is timed by.
+    pub fn since_sent(&self) -> Duration {
+        self.last_event.saturating_duration_since(self.last_sent)
     }
 
     /// Closes the write side cleanly (TCP FIN) and drops the connection.
@@ -269,12 +300,15 @@ impl Connection {
     }
 }
 
+/// How many bytes of undecodable broker output an event keeps (for a second reading).
+const MALFORMED_KEPT: usize = 4096;
+
 async fn read_loop(
     mut read: impl AsyncRead + Unpin,
     name: String,
     version: ProtocolVersion,
     transcript: Transcript,
-    tx: mpsc::UnboundedSender<Event>,
+    tx: mpsc::UnboundedSender<(Instant, Event)>,
 ) {
     let mut decoder = Decoder::new(version);
     let mut buf = BytesMut::with_capacity(4096);
@@ -286,15 +320,25 @@ async fn read_loop(
                 Ok(Decoded::Packet(p)) => {
                     let used = before.len() - buf.len();
                     transcript.push(&name, Dir::Received, summary(&p), &before[..used]);
-                    if tx.send(Event::Packet(p)).is_err() {
+                    if tx.send((Instant::now(), Event::Packet(p))).is_err() {
                         return;
                     }
                 }
                 Ok(Decoded::Incomplete) => break,
                 Err(e) => {
-                    let msg = format!("malformed packet from the broker: {e}");
+                    let msg = match e.statement(version) {
+                        Some(id) => format!("malformed packet from the broker: {e} ({id})"),
+                        None => format!("malformed packet from the broker: {e}"),
+                    };
                     transcript.push(&name, Dir::Received, msg.clone(), &before);
-                    let _ = tx.send(Event::Malformed(msg));
+                    let before_len = before.len();
+                    let head = before.freeze().slice(..before_len.min(MALFORMED_KEPT));
+                    if tx
+                        .send((Instant::now(), Event::Malformed(msg, head)))
+                        .is_ok()
+                    {
+                        drain(read, &name, &transcript, &tx).await;
+                    }
                     return;
                 }
             }
@@ -310,18 +354,43 @@ async fn read_loop(
                     )
                 };
                 transcript.push(&name, Dir::Event, msg.clone(), &buf);
-                let _ = tx.send(Event::Closed(msg));
+                let _ = tx.send((Instant::now(), Event::Closed(msg)));
                 return;
             }
             Ok(_) => {}
             Err(e) => {
                 let msg = format!("connection error: {e}");
                 transcript.push(&name, Dir::Event, msg.clone(), &[]);
-                let _ = tx.send(Event::Closed(msg));
+                let _ = tx.send((Instant::now(), Event::Closed(msg)));
                 return;
             }
         }
     }
+}
+
+/// After undecodable bytes nothing more can be framed; what matters is whether and when the
+/// connection ends. Reads and discards (memory stays bounded) until the broker closes it.
+async fn drain(
+    mut read: impl AsyncRead + Unpin,
+    name: &str,
+    transcript: &Transcript,
+    tx: &mpsc::UnboundedSender<(Instant, Event)>,
+) {
+    let mut chunk = [0u8; 4096];
+    let mut skipped = 0usize;
+    let msg = loop {
+        match read.read(&mut chunk).await {
+            Ok(0) => {
+                break format!(
+                    "closed by the broker ({skipped} more bytes after the malformed packet)"
+                );
+            }
+            Ok(n) => skipped += n,
+            Err(e) => break format!("connection error: {e}"),
+        }
+    };
+    transcript.push(name, Dir::Event, msg.clone(), &[]);
+    let _ = tx.send((Instant::now(), Event::Closed(msg)));
 }
 
 /// A one-line description of a packet, for transcripts and diffs.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use mqtt_codec::Packet;
 
 use crate::client::{Connection, Dir, Entry, Event, Transcript, summary};
+use crate::judge::{self, Choice, Closing, Context, Judged, Mismatch, Want};
 use crate::matcher::{self, Captures};
 use crate::packets::{self, Env};
 use crate::scenario::{
@@ -121,6 +122,13 @@ pub async fn execute(scenario: &Scenario, version: Version, tag: &str, s: &Setti
         if let Err(f) = outcome {
             verdict = match f {
                 StepError::Fail(f) => Verdict::Fail(f),
+                StepError::Mismatch(m) => Verdict::Fail(Failure {
+                    step: i,
+                    step_desc: describe_step(step),
+                    expected: String::new(),
+                    arrived: m.arrived,
+                    diff: m.diff,
+                }),
                 StepError::Harness(e) => Verdict::Error(format!("step {}: {e}", i + 1)),
             };
             break;
@@ -142,7 +150,10 @@ pub async fn execute(scenario: &Scenario, version: Version, tag: &str, s: &Setti
 }
 
 enum StepError {
+    /// The step failed; the failure names the step.
     Fail(Failure),
+    /// What arrived does not satisfy an expectation (turned into a `Fail` by the step).
+    Mismatch(Mismatch),
     Harness(String),
 }
 
@@ -350,7 +361,7 @@ impl Run<'_> {
                     summary(p)
                 );
                 self.oversized.get_or_insert(what.clone());
-                return Some(Event::Malformed(what));
+                return Some(Event::Malformed(what, bytes::Bytes::new()));
             }
         }
         event
@@ -405,35 +416,25 @@ impl Run<'_> {
             Action::ExpectOneOf(alts) => self.one_of(i, step, &name, alts, timeout).await,
             Action::ExpectUnordered(spec) => {
                 let clients = [name.clone()];
-                let quiet = spec.quiet.map_or(DEFAULT_QUIET, |d| d.0);
+                let quiet = self.scaled(spec.quiet.map_or(DEFAULT_QUIET, |d| d.0));
                 self.unordered(i, step, &clients, &spec.packets, quiet, timeout)
                     .await
             }
             Action::ExpectAcross(spec) => {
-                let quiet = spec.quiet.map_or(DEFAULT_QUIET, |d| d.0);
+                let quiet = self.scaled(spec.quiet.map_or(DEFAULT_QUIET, |d| d.0));
                 self.unordered(i, step, &spec.clients, &spec.packets, quiet, timeout)
                     .await
             }
-            Action::ExpectNothing(d) => match self.nothing(&name, d.0, timeout).await {
-                Ok(()) => Ok(()),
-                Err((arrived, diff)) => Err(self.fail(
-                    i,
-                    step,
-                    format!("nothing for {}", humantime::format_duration(d.0)),
-                    arrived,
-                    diff,
-                )),
-            },
-            Action::ExpectClosed(spec) => match self.closed(&name, spec, timeout).await {
-                Ok(notes) => {
-                    self.non_strict.extend(notes);
-                    self.conns.remove(&name);
-                    Ok(())
-                }
-                Err((arrived, diff)) => {
-                    Err(self.fail(i, step, describe_closed(spec), arrived, diff))
-                }
-            },
+            Action::ExpectNothing(d) => {
+                let quiet = Some((self.scaled(d.0), false));
+                self.expect_choices(i, step, &name, &[], quiet, timeout)
+                    .await
+            }
+            Action::ExpectClosed(spec) => {
+                let choices = [Choice::closed(spec)];
+                self.expect_choices(i, step, &name, &choices, None, timeout)
+                    .await
+            }
             Action::Wait(d) => {
                 tokio::time::sleep(d.0).await;
                 Ok(())
@@ -464,32 +465,205 @@ impl Run<'_> {
         spec: &ExpectSpec,
         timeout: Duration,
     ) -> Result<(), StepError> {
-        let s = |t: &str| subst(t, &self.tag, name, self.scenario);
-        let expected = matcher::describe(spec, &s);
-        match self.next(name, timeout).await {
-            None => Err(self.fail(
-                i,
-                step,
-                expected,
-                format!("nothing within {}", humantime::format_duration(timeout)),
-                vec![],
-            )),
-            Some(Event::Packet(p)) => {
-                let s = |t: &str| subst(t, &self.tag, name, self.scenario);
-                match matcher::check(spec, &p, &s, &mut self.captures) {
-                    Ok(()) => Ok(()),
-                    Err(diff) => Err(self.fail(i, step, expected, summary(&p), diff)),
-                }
+        let choices = [Choice::packet(spec)];
+        self.expect_choices(i, step, name, &choices, None, timeout)
+            .await
+    }
+
+    /// Waits for one of `choices` on `name` (see [`Run::await_choices`]); a mismatch fails the
+    /// step, described against every choice.
+    async fn expect_choices(
+        &mut self,
+        i: usize,
+        step: &Step,
+        name: &str,
+        choices: &[Choice<'_>],
+        quiet: Option<(Duration, bool)>,
+        timeout: Duration,
+    ) -> Result<(), StepError> {
+        match self
+            .await_choices(name, choices, quiet.map(|q| q.0), timeout)
+            .await
+        {
+            Ok(Chosen::Choice(notes)) => {
+                let step_no = i + 1;
+                self.non_strict
+                    .extend(notes.into_iter().map(|n| format!("step {step_no}: {n}")));
+                Ok(())
             }
-            Some(Event::Closed(why)) | Some(Event::Malformed(why)) => {
-                self.conns.remove(name);
-                Err(self.fail(i, step, expected, why, vec![]))
+            Ok(Chosen::Quiet) => {
+                if let Some((d, true)) = quiet {
+                    self.non_strict.push(format!(
+                        "step {}: nothing arrived for {} (accepted, not recommended)",
+                        i + 1,
+                        humantime::format_duration(d)
+                    ));
+                }
+                Ok(())
+            }
+            Err(StepError::Mismatch(m)) => {
+                let expected = self.describe_choices(name, choices, quiet);
+                Err(self.fail(i, step, expected, m.arrived, m.diff))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn describe_choices(
+        &self,
+        name: &str,
+        choices: &[Choice<'_>],
+        quiet: Option<(Duration, bool)>,
+    ) -> String {
+        let s = |t: &str| subst(t, &self.tag, name, self.scenario);
+        let mut list: Vec<String> = choices
+            .iter()
+            .map(|c| {
+                let base = match c.want {
+                    Want::Packet(e) => matcher::describe(e, &s),
+                    Want::Closed(c) => describe_closed(c),
+                };
+                if c.non_strict {
+                    format!("{base} (non-strict)")
+                } else {
+                    base
+                }
+            })
+            .collect();
+        if let Some((d, ns)) = quiet {
+            let ns = if ns { " (non-strict)" } else { "" };
+            list.push(format!("nothing for {}{ns}", humantime::format_duration(d)));
+        }
+        list.join("\n  or ")
+    }
+
+    /// Waits for one of `choices` on `name`, every event graded by [`judge::judge`]. With
+    /// `quiet`, nothing arriving for that long is also accepted: a PINGREQ barrier then ends
+    /// the step, and a packet one of the choices accepts is still taken up to its PINGRESP.
+    async fn await_choices(
+        &mut self,
+        name: &str,
+        choices: &[Choice<'_>],
+        quiet: Option<Duration>,
+        timeout: Duration,
+    ) -> Result<Chosen, StepError> {
+        if quiet.is_some() && !self.conns.contains_key(name) && choices.is_empty() {
+            tokio::time::sleep(quiet.unwrap_or_default()).await;
+            return Ok(Chosen::Quiet);
+        }
+        let timeout = close_wait(choices, timeout, self.settings.scale);
+        let mut closing = Closing::default();
+        let mut wait = quiet.unwrap_or(timeout);
+        let mut late = false;
+        loop {
+            let Some(ev) = self.next(name, wait).await else {
+                if quiet.is_some() && !late && !closing.started() {
+                    let events = self.barrier(name, timeout).await?;
+                    if events.is_empty() {
+                        return Ok(Chosen::Quiet);
+                    }
+                    self.unread(name, events);
+                    (late, wait) = (true, timeout);
+                    continue;
+                }
+                return Err(StepError::Mismatch(judge::timed_out(
+                    choices, &closing, wait,
+                )));
+            };
+            let ends = matches!(ev, Event::Closed(_));
+            match self.judge(name, choices, &ev, &mut closing) {
+                Judged::Closing => {}
+                Judged::Done { choice, notes } => {
+                    if matches!(choices[choice].want, Want::Closed(_)) {
+                        self.conns.remove(name);
+                    }
+                    return Ok(Chosen::Choice(notes));
+                }
+                Judged::Mismatch(mut m) => {
+                    if ends {
+                        self.conns.remove(name);
+                    }
+                    if late {
+                        m.diff.push(
+                            "arrived after the quiet window, before the PINGRESP of the barrier"
+                                .into(),
+                        );
+                    }
+                    return Err(StepError::Mismatch(m));
+                }
             }
         }
     }
 
+    /// Grades one event with the run's variables and captures.
+    fn judge(
+        &mut self,
+        name: &str,
+        choices: &[Choice<'_>],
+        ev: &Event,
+        closing: &mut Closing,
+    ) -> Judged {
+        let since_sent = self
+            .conns
+            .get(name)
+            .map_or(Duration::ZERO, Connection::since_sent);
+        let (tag, scenario) = (self.tag.clone(), self.scenario);
+        let s = move |t: &str| subst(t, &tag, name, scenario);
+        let mut cx = Context {
+            v5: self.version.is_v5(),
+            subst: &s,
+            captures: &mut self.captures,
+            since_sent,
+            scale: self.settings.scale,
+        };
+        judge::judge(choices, ev, closing, &mut cx)
+    }
+
+    /// Sends a PINGREQ on `name` and reads up to its PINGRESP: the events that came before it
+    /// (a close ends the list). A broker that never answers makes the step unable to check
+    /// anything: a harness error naming `pingreq-answered`, not a failure of this scenario.
+    async fn barrier(&mut self, name: &str, timeout: Duration) -> Result<Vec<Event>, StepError> {
+        const MAX_BEFORE: usize = 1000;
+        let Some(conn) = self.conns.get_mut(name) else {
+            return Ok(vec![Event::Closed(
+                "the client has no open connection".into(),
+            )]);
+        };
+        conn.send_packet(&Packet::PingReq)
+            .await
+            .map_err(StepError::Harness)?;
+        let mut before = Vec::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while before.len() < MAX_BEFORE {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(name, left).await {
+                Some(Event::Packet(Packet::PingResp)) => return Ok(before),
+                Some(ev @ Event::Closed(_)) => {
+                    before.push(ev);
+                    return Ok(before);
+                }
+                Some(ev) => before.push(ev),
+                None => break,
+            }
+        }
+        Err(StepError::Harness(format!(
+            "could not check: no PINGRESP to the barrier PINGREQ within {} ({} other events \
+             first); this step relies on it (see pingreq-answered)",
+            humantime::format_duration(timeout),
+            before.len()
+        )))
+    }
+
+    /// Puts events back at the front of `name`'s queue, for the steps after this one.
+    fn unread(&mut self, name: &str, events: Vec<Event>) {
+        if let Some(c) = self.conns.get_mut(name) {
+            c.unread(events);
+        }
+    }
+
     /// Matches packets arriving on any of `clients` against `items`, each item at most once,
-    /// in any order; then every client must stay quiet and answer a barrier.
+    /// in any order; then every client must stay quiet and answer a barrier. An optional item
+    /// arriving late, before the barrier's PINGRESP, is accepted.
     ///
     /// Clients are polled in turn with a short slice each, so a packet on any of them is seen
     /// within one slice; the step timeout bounds the wait for the required packets.
@@ -502,25 +676,55 @@ impl Run<'_> {
         quiet: Duration,
         timeout: Duration,
     ) -> Result<(), StepError> {
-        const SLICE: Duration = Duration::from_millis(10);
-        let expected = {
-            let name = clients.first().map_or("", String::as_str);
-            let s = |t: &str| subst(t, &self.tag, name, self.scenario);
-            let list = items
-                .iter()
-                .map(|item| {
-                    let d = matcher::describe(&item.expect, &s);
-                    if item.optional {
-                        format!("{d} (optional)")
-                    } else {
-                        d
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\n  and ");
-            format!("in any order on {}:\n  {list}", clients.join(" or "))
-        };
         let mut used = vec![false; items.len()];
+        let result = match self
+            .unordered_required(clients, items, &mut used, quiet, timeout)
+            .await
+        {
+            Ok(()) => {
+                self.unordered_barrier(clients, items, &mut used, timeout)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(StepError::Mismatch(m)) => {
+                let expected = self.describe_unordered(clients, items);
+                Err(self.fail(i, step, expected, m.arrived, m.diff))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn describe_unordered(&self, clients: &[String], items: &[UnorderedItem]) -> String {
+        let name = clients.first().map_or("", String::as_str);
+        let s = |t: &str| subst(t, &self.tag, name, self.scenario);
+        let list = items
+            .iter()
+            .map(|item| {
+                let d = matcher::describe(&item.expect, &s);
+                if item.optional {
+                    format!("{d} (optional)")
+                } else {
+                    d
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n  and ");
+        format!("in any order on {}:\n  {list}", clients.join(" or "))
+    }
+
+    /// Phase 1: every required item, then the quiet window for the optional ones.
+    async fn unordered_required(
+        &mut self,
+        clients: &[String],
+        items: &[UnorderedItem],
+        used: &mut [bool],
+        quiet: Duration,
+        timeout: Duration,
+    ) -> Result<(), StepError> {
+        const SLICE: Duration = Duration::from_millis(10);
         let required_left = |used: &[bool]| {
             items
                 .iter()
@@ -528,188 +732,96 @@ impl Run<'_> {
                 .any(|(item, &u)| !item.optional && !u)
         };
         let deadline = tokio::time::Instant::now() + timeout;
-        // Phase 1 until every required packet arrived; phase 2 the quiet period for optional ones.
         let mut quiet_until: Option<tokio::time::Instant> = None;
         loop {
             let now = tokio::time::Instant::now();
-            if quiet_until.is_none() && !required_left(&used) {
+            if quiet_until.is_none() && !required_left(used) {
                 if used.iter().all(|&u| u) {
-                    break;
+                    return Ok(());
                 }
                 quiet_until = Some(now + quiet);
             }
             match quiet_until {
-                Some(q) if now >= q => break,
+                Some(q) if now >= q => return Ok(()),
                 None if now >= deadline => {
                     let missing = items
                         .iter()
-                        .zip(&used)
+                        .zip(used.iter())
                         .filter(|(item, u)| !item.optional && !**u)
                         .count();
-                    return Err(self.fail(
-                        i,
-                        step,
-                        expected,
-                        format!(
-                            "{missing} of the required packets did not arrive within {}",
-                            humantime::format_duration(timeout)
-                        ),
-                        vec![],
-                    ));
+                    return Err(StepError::Mismatch(Mismatch::new(format!(
+                        "{missing} of the required packets did not arrive within {}",
+                        humantime::format_duration(timeout)
+                    ))));
                 }
                 _ => {}
             }
             for name in clients {
-                let Some(ev) = self.next(name, SLICE).await else {
-                    continue;
-                };
-                match ev {
-                    Event::Packet(p) => {
-                        let s = |t: &str| subst(t, &self.tag, name, self.scenario);
-                        let mut diffs = Vec::new();
-                        let hit = items.iter().zip(used.iter_mut()).find_map(|(item, u)| {
-                            if *u {
-                                return None;
-                            }
-                            match matcher::check(&item.expect, &p, &s, &mut self.captures) {
-                                Ok(()) => Some(u),
-                                Err(d) => {
-                                    diffs.extend(d);
-                                    None
-                                }
-                            }
-                        });
-                        match hit {
-                            Some(u) => *u = true,
-                            None => {
-                                return Err(self.fail(
-                                    i,
-                                    step,
-                                    expected,
-                                    format!("{name}: {}", summary(&p)),
-                                    diffs,
-                                ));
-                            }
-                        }
-                    }
-                    Event::Closed(why) | Event::Malformed(why) => {
-                        self.conns.remove(name);
-                        return Err(self.fail(i, step, expected, format!("{name}: {why}"), vec![]));
-                    }
+                if let Some(ev) = self.next(name, SLICE).await {
+                    self.take_item(name, items, used, &ev)?;
                 }
             }
         }
+    }
+
+    /// Phase 2: a barrier on every client; optional items may still arrive before it.
+    async fn unordered_barrier(
+        &mut self,
+        clients: &[String],
+        items: &[UnorderedItem],
+        used: &mut [bool],
+        timeout: Duration,
+    ) -> Result<(), StepError> {
         for name in clients {
-            if let Err((arrived, diff)) = self.nothing(name, Duration::ZERO, timeout).await {
-                return Err(self.fail(i, step, expected, format!("{name}: {arrived}"), diff));
+            if !self.conns.contains_key(name) {
+                continue;
+            }
+            for ev in self.barrier(name, timeout).await? {
+                self.take_item(name, items, used, &ev)
+                    .map_err(|e| match e {
+                        StepError::Mismatch(mut m) => {
+                            m.diff
+                                .push("arrived before the PINGRESP of the barrier".into());
+                            StepError::Mismatch(m)
+                        }
+                        e => e,
+                    })?;
             }
         }
         Ok(())
     }
 
-    /// Quiet for `quiet`, then a PINGREQ answered by PINGRESP with nothing before it.
-    async fn nothing(
+    /// Grades an event of `expect_unordered` against the items not used yet.
+    fn take_item(
         &mut self,
         name: &str,
-        quiet: Duration,
-        timeout: Duration,
-    ) -> Result<(), (String, Vec<String>)> {
-        if !self.conns.contains_key(name) {
-            tokio::time::sleep(quiet).await;
-            return Ok(());
-        }
-        if let Some(ev) = self.next(name, quiet).await {
-            return Err((event_text(&ev), vec![]));
-        }
-        let conn = self
-            .conns
-            .get_mut(name)
-            .ok_or(("no connection".to_owned(), vec![]))?;
-        conn.send_packet(&Packet::PingReq)
-            .await
-            .map_err(|e| (e, vec![]))?;
-        match self.next(name, timeout).await {
-            Some(Event::Packet(Packet::PingResp)) => Ok(()),
-            Some(ev) => Err((
-                event_text(&ev),
-                vec!["arrived before the PINGRESP of the barrier".into()],
-            )),
-            None => Err((
-                "no PINGRESP to the barrier PINGREQ".into(),
-                vec![format!("waited {}", humantime::format_duration(timeout))],
-            )),
+        items: &[UnorderedItem],
+        used: &mut [bool],
+        ev: &Event,
+    ) -> Result<(), StepError> {
+        let open: Vec<usize> = (0..items.len()).filter(|&k| !used[k]).collect();
+        let choices: Vec<Choice<'_>> = open
+            .iter()
+            .map(|&k| Choice::packet(&items[k].expect))
+            .collect();
+        match self.judge(name, &choices, ev, &mut Closing::default()) {
+            Judged::Done { choice, .. } => {
+                used[open[choice]] = true;
+                Ok(())
+            }
+            Judged::Closing => Ok(()),
+            Judged::Mismatch(mut m) => {
+                if matches!(ev, Event::Closed(_)) {
+                    self.conns.remove(name);
+                }
+                m.arrived = format!("{name}: {}", m.arrived);
+                Err(StepError::Mismatch(m))
+            }
         }
     }
 
-    /// Waits for the close. Returns non-strict notes on success.
-    async fn closed(
-        &mut self,
-        name: &str,
-        spec: &ClosedSpec,
-        timeout: Duration,
-    ) -> Result<Vec<String>, (String, Vec<String>)> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let v5 = self.version.is_v5();
-        let mut saw_disconnect = false;
-        loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.next(name, left).await {
-                None => {
-                    return Err((
-                        format!(
-                            "the connection was still open after {}",
-                            humantime::format_duration(timeout)
-                        ),
-                        vec![],
-                    ));
-                }
-                Some(Event::Closed(_)) | Some(Event::Malformed(_)) => break,
-                Some(Event::Packet(Packet::Disconnect(d))) if v5 => {
-                    if let Some(codes) = &spec.disconnect {
-                        if !codes.contains(&d.reason.0) {
-                            return Err((
-                                summary(&Packet::Disconnect(d.clone())),
-                                vec![format!(
-                                    "DISCONNECT code: expected one of {}, got {}",
-                                    matcher::hex_list(codes),
-                                    matcher::rc(d.reason.0)
-                                )],
-                            ));
-                        }
-                    }
-                    saw_disconnect = true;
-                }
-                Some(Event::Packet(Packet::ConnAck(c)))
-                    if spec.connack.as_ref().is_some_and(|l| l.contains(&c.code.0)) => {}
-                Some(Event::Packet(p)) => {
-                    return Err((summary(&p), vec!["expected the connection to close".into()]));
-                }
-            }
-        }
-        let mut notes = Vec::new();
-        if v5 && !saw_disconnect {
-            if let Some(codes) = &spec.disconnect {
-                match spec.disconnect_level.unwrap_or(LevelKey::Should) {
-                    LevelKey::May => {}
-                    LevelKey::Should => notes.push(format!(
-                        "closed without the recommended DISCONNECT {}",
-                        matcher::hex_list(codes)
-                    )),
-                    LevelKey::Must => {
-                        return Err((
-                            "closed without DISCONNECT".into(),
-                            vec![format!(
-                                "a DISCONNECT with one of {} must come first",
-                                matcher::hex_list(codes)
-                            )],
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(notes)
-    }
-
+    /// `expect_one_of`: each alternative a choice; an `expect_nothing` one makes a quiet
+    /// window that ends on a barrier.
     async fn one_of(
         &mut self,
         i: usize,
@@ -718,158 +830,53 @@ impl Run<'_> {
         alts: &[Alternative],
         timeout: Duration,
     ) -> Result<(), StepError> {
-        let s = |t: &str| subst(t, &self.tag, name, self.scenario);
-        let expected = alts
+        let choices: Vec<Choice<'_>> = alts
             .iter()
-            .map(|a| {
-                let base = if let Some(e) = &a.expect {
-                    matcher::describe(e, &s)
-                } else if let Some(c) = &a.expect_closed {
-                    describe_closed(c)
-                } else if let Some(d) = &a.expect_nothing {
-                    format!("nothing for {}", humantime::format_duration(d.0))
-                } else {
-                    "?".into()
+            .filter_map(|a| {
+                let want = match (&a.expect, &a.expect_closed) {
+                    (Some(e), _) => Want::Packet(e),
+                    (None, Some(c)) => Want::Closed(c),
+                    (None, None) => return None,
                 };
-                if a.non_strict {
-                    format!("{base} (non-strict)")
-                } else {
-                    base
-                }
+                Some(Choice {
+                    want,
+                    non_strict: a.non_strict,
+                })
             })
-            .collect::<Vec<_>>()
-            .join("\n  or ");
+            .collect();
         let quiet = alts
             .iter()
-            .find_map(|a| a.expect_nothing.map(|d| (d.0, a.non_strict)));
-        let first_wait = quiet.map_or(timeout, |(d, _)| d);
-        let ev = self.next(name, first_wait).await;
-        let mut diffs = Vec::new();
-        let arrived = match ev {
-            None => {
-                if let Some((d, ns)) = quiet {
-                    // Quiet period over: finish with the barrier.
-                    return match self.nothing(name, Duration::ZERO, timeout).await {
-                        Ok(()) => {
-                            if ns {
-                                self.non_strict.push(format!(
-                                    "step {}: nothing arrived for {} (accepted, not recommended)",
-                                    i + 1,
-                                    humantime::format_duration(d)
-                                ));
-                            }
-                            Ok(())
-                        }
-                        Err((arrived, diff)) => Err(self.fail(i, step, expected, arrived, diff)),
-                    };
-                }
-                format!("nothing within {}", humantime::format_duration(timeout))
-            }
-            Some(Event::Packet(p)) => {
-                // A DISCONNECT may start a close alternative, unless an `expect` alternative
-                // describes a DISCONNECT with this code: then that alternative's fields decide,
-                // and a DISCONNECT failing them must not slip through the close alternative.
-                let owned = |code: u8| {
-                    alts.iter().any(|a| match &a.expect {
-                        Some(ExpectSpec::Disconnect(m)) => {
-                            m.code.is_none_or(|c| c == code)
-                                && m.code_in.as_ref().is_none_or(|l| l.contains(&code))
-                        }
-                        _ => false,
-                    })
-                };
-                let closing = matches!(&p, Packet::Disconnect(d) if !owned(d.reason.0));
-                for a in alts {
-                    if let Some(e) = &a.expect {
-                        let s = |t: &str| subst(t, &self.tag, name, self.scenario);
-                        match matcher::check(e, &p, &s, &mut self.captures) {
-                            Ok(()) => {
-                                if a.non_strict {
-                                    self.non_strict.push(format!(
-                                        "step {}: {} (accepted, not recommended)",
-                                        i + 1,
-                                        summary(&p)
-                                    ));
-                                }
-                                return Ok(());
-                            }
-                            Err(d) => diffs.extend(d),
-                        }
-                    }
-                }
-                if closing && self.version.is_v5() {
-                    if let Some(a) = alts.iter().find(|a| a.expect_closed.is_some()) {
-                        let spec = a.expect_closed.clone().unwrap_or_default();
-                        if let Packet::Disconnect(d) = &p {
-                            if spec
-                                .disconnect
-                                .as_ref()
-                                .is_none_or(|c| c.contains(&d.reason.0))
-                            {
-                                // Wait for the close that follows.
-                                let relaxed = ClosedSpec {
-                                    disconnect: None,
-                                    ..spec
-                                };
-                                return match self.closed(name, &relaxed, timeout).await {
-                                    Ok(_) => {
-                                        self.conns.remove(name);
-                                        Ok(())
-                                    }
-                                    Err((arrived, diff)) => {
-                                        Err(self.fail(i, step, expected, arrived, diff))
-                                    }
-                                };
-                            }
-                        }
-                    }
-                }
-                summary(&p)
-            }
-            Some(Event::Closed(why)) | Some(Event::Malformed(why)) => {
-                if let Some(a) = alts.iter().find(|a| a.expect_closed.is_some()) {
-                    self.conns.remove(name);
-                    let spec = a.expect_closed.clone().unwrap_or_default();
-                    if self.version.is_v5() {
-                        if let Some(codes) = &spec.disconnect {
-                            match spec.disconnect_level.unwrap_or(LevelKey::Should) {
-                                LevelKey::Should => self.non_strict.push(format!(
-                                    "step {}: closed without the recommended DISCONNECT {}",
-                                    i + 1,
-                                    matcher::hex_list(codes)
-                                )),
-                                LevelKey::Must => {
-                                    return Err(self.fail(
-                                        i,
-                                        step,
-                                        expected,
-                                        why,
-                                        vec!["closed without DISCONNECT".into()],
-                                    ));
-                                }
-                                LevelKey::May => {}
-                            }
-                        }
-                    }
-                    if a.non_strict {
-                        self.non_strict
-                            .push(format!("step {}: closed ({why}), not recommended", i + 1));
-                    }
-                    return Ok(());
-                }
-                self.conns.remove(name);
-                why
-            }
-        };
-        Err(self.fail(i, step, expected, arrived, diffs))
+            .find_map(|a| a.expect_nothing.map(|d| (self.scaled(d.0), a.non_strict)));
+        self.expect_choices(i, step, name, &choices, quiet, timeout)
+            .await
+    }
+
+    /// A quiet window under `--timeout-scale`.
+    fn scaled(&self, d: Duration) -> Duration {
+        d.mul_f64(self.settings.scale)
     }
 }
 
-fn event_text(ev: &Event) -> String {
-    match ev {
-        Event::Packet(p) => summary(p),
-        Event::Closed(w) | Event::Malformed(w) => w.clone(),
-    }
+/// What an expectation step settled on.
+enum Chosen {
+    /// A choice, with non-strict notes.
+    Choice(Vec<String>),
+    /// Nothing arrived in the quiet window.
+    Quiet,
+}
+
+/// The wait for a step: a keep-alive close gets long enough to measure a late one.
+fn close_wait(choices: &[Choice<'_>], timeout: Duration, scale: f64) -> Duration {
+    choices
+        .iter()
+        .filter_map(|c| match c.want {
+            Want::Closed(ClosedSpec {
+                keep_alive: Some(k),
+                ..
+            }) => Some(judge::keep_alive_deadline(*k, scale) * 2),
+            _ => None,
+        })
+        .fold(timeout, Duration::max)
 }
 
 fn describe_closed(c: &ClosedSpec) -> String {

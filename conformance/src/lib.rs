@@ -3,7 +3,7 @@
 //! The `mqtt-conformance` binary is a thin shell over [`app::main`]. The pieces are separable
 //! so other tools (a broker matrix, a network fuzzer) can reuse them: [`transport`] and
 //! [`client`] talk to a broker, [`packets`] and [`matcher`] turn scenario specs into bytes and
-//! compare what arrives, [`exec`] runs one scenario, [`runner`] schedules many, and
+//! compare what arrives, [`judge`] grades every arrival against a step, [`exec`] runs one scenario, [`runner`] schedules many, and
 //! [`report`] renders the results.
 
 pub mod app;
@@ -18,6 +18,7 @@ pub mod exec;
 pub mod exit;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod judge;
 pub mod matcher;
 pub mod packets;
 pub mod probe;

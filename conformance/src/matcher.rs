@@ -81,6 +81,9 @@ pub fn describe(spec: &ExpectSpec, subst: &dyn Fn(&str) -> String) -> String {
             }
             code_fields(&mut f, m.code, m.code_in.as_deref());
             props_desc(&mut f, m.properties.as_ref());
+            if let Some(v) = m.format {
+                f("format", v.to_string());
+            }
         }
         ExpectSpec::Publish(m) => {
             if let Some(v) = &m.topic {

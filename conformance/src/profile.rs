@@ -11,6 +11,9 @@ use crate::corpus::{self, Loaded};
 use crate::error::Error;
 use crate::scenario::{Capability, Version};
 
+/// The name of [`Profile::permissive`].
+const PERMISSIVE: &str = "(none)";
+
 /// A broker profile.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -143,10 +146,17 @@ impl Profile {
             credentials: None,
             deviations: Vec::new(),
             notes: None,
-            name: "(none)".into(),
+            name: PERMISSIVE.into(),
             reasons: BTreeMap::new(),
             refused: BTreeMap::new(),
         }
+    }
+
+    /// Whether this is a broker's profile rather than [`Profile::permissive`]'s stand-in or
+    /// one discovered by probing (named `(discovered)`): only a declared version must be
+    /// accepted.
+    pub fn declared(&self) -> bool {
+        !matches!(self.name.as_str(), PERMISSIVE | "(discovered)")
     }
 
     /// Loads a profile from a file path, or by name from the embedded ones.

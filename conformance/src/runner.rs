@@ -12,7 +12,7 @@ use crate::client::{Connection, Entry, Event, Transcript};
 use crate::corpus::Loaded;
 use crate::exec::{self, DEFAULT_QUIET, Execution, Failure, Settings, Verdict};
 use crate::profile::Profile;
-use crate::scenario::{Action, Level, StatementRef, Version};
+use crate::scenario::{Action, ClosedSpec, Level, StatementRef, Version};
 
 /// The graded outcome of one scenario under one version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -172,29 +172,30 @@ pub async fn run(
 
     // Health check and version probe.
     let mut offered = Vec::new();
-    let mut not_offered: BTreeMap<Version, String> = BTreeMap::new();
+    let mut absent: BTreeMap<Version, Absent> = BTreeMap::new();
     let mut last_err = String::new();
     for &v in &opts.versions {
-        match health(&settings, v, redirects).await {
-            Ok(props) => {
-                if v.is_v5() {
-                    if let Some(p) = props {
-                        warnings.extend(profile.check_connack(&p));
-                    }
+        match health(&settings, v, redirects, true).await {
+            Ok(h) => {
+                if let (true, Some(p)) = (v.is_v5(), &h.props) {
+                    warnings.extend(profile.check_connack(p));
+                }
+                if !h.pingresp {
+                    warnings.push(format!(
+                        "MQTT {v}: the broker does not answer PINGREQ; scenarios that use a \
+                         PINGREQ barrier report that they could not check"
+                    ));
                 }
                 offered.push(v);
             }
-            Err(HealthError::Refused(e)) => return Err(crate::error::Error::Unreachable(e)),
-            Err(HealthError::NoAnswer(e)) => {
-                if profile.versions.contains(&v) {
-                    warnings.push(format!("MQTT {v}: the profile declares it, but {e}"));
-                }
-                not_offered.insert(v, e.clone());
-                last_err = e;
+            Err(HealthError::Unreachable(e)) => return Err(crate::error::Error::Unreachable(e)),
+            Err(e) => {
+                last_err = e.text().to_owned();
+                absent.insert(v, Absent::judge(&e, profile, v));
             }
         }
     }
-    if offered.is_empty() {
+    if offered.is_empty() && absent.values().all(|a| matches!(a, Absent::NotOffered(_))) {
         return Err(crate::error::Error::Unreachable(format!(
             "no selected version answered the health check ({last_err})"
         )));
@@ -212,9 +213,17 @@ pub async fn run(
             }
             let skip = if !profile.versions.contains(&v) {
                 Some(profile.version_skip(v))
-            } else if let Some(why) = not_offered.get(&v) {
-                // Brokers without 5.0 (amqtt, mqttools) often leave its CONNECT unanswered.
-                Some(format!("MQTT {v} not offered by the broker: {why}"))
+            } else if let Some(a) = absent.get(&v) {
+                match a {
+                    // Brokers without 5.0 (amqtt, mqttools) often leave its CONNECT unanswered.
+                    Absent::NotOffered(why) => {
+                        Some(format!("MQTT {v} not offered by the broker: {why}"))
+                    }
+                    Absent::Refused(why) => {
+                        results.push(base_result(l, v, Outcome::Fail, why.clone()));
+                        continue;
+                    }
+                }
             } else {
                 profile.missing(&l.scenario.requires)
             };
@@ -293,7 +302,7 @@ pub async fn run(
             // errors naming the likely culprit instead of a wall of timeouts.
             let alive = async |state: &Shared| match state.dead() {
                 Some(c) => Err(c),
-                None => match health(&settings, job.version, redirects).await {
+                None => match health(&settings, job.version, redirects, false).await {
                     Ok(_) => Ok(()),
                     Err(_) => Err(state.mark_dead(&name)),
                 },
@@ -365,7 +374,7 @@ pub async fn run(
 
     // After a death each check would only wait out its timeout again.
     for &v in offered.iter().filter(|_| state.dead().is_none()) {
-        if let Err(e) = health(&settings, v, redirects).await {
+        if let Err(e) = health(&settings, v, redirects, false).await {
             warnings.push(format!(
                 "health check after the run failed for MQTT {v}: {}",
                 e.text()
@@ -492,18 +501,31 @@ fn overall_limit(s: &crate::scenario::Scenario, settings: &Settings) -> Duration
             None => settings.step_timeout,
         };
         match &step.action {
-            Action::Wait(d) | Action::ExpectNothing(d) => total += d.0,
+            Action::Wait(d) => total += d.0,
+            Action::ExpectNothing(d) => total += d.0.mul_f64(settings.scale),
+            Action::ExpectClosed(ClosedSpec {
+                keep_alive: Some(k),
+                ..
+            }) => total += crate::judge::keep_alive_deadline(*k, settings.scale) * 2,
             Action::ExpectUnordered(u) => {
-                total += u.quiet.map_or(DEFAULT_QUIET, |d| d.0) + settings.step_timeout;
+                total += u
+                    .quiet
+                    .map_or(DEFAULT_QUIET, |d| d.0)
+                    .mul_f64(settings.scale)
+                    + settings.step_timeout;
             }
             Action::ExpectAcross(a) => {
-                total += (a.quiet.map_or(DEFAULT_QUIET, |d| d.0) + settings.step_timeout)
+                total += (a
+                    .quiet
+                    .map_or(DEFAULT_QUIET, |d| d.0)
+                    .mul_f64(settings.scale)
+                    + settings.step_timeout)
                     * u32::try_from(a.clients.len()).unwrap_or(u32::MAX);
             }
             Action::ExpectOneOf(alts) => {
                 for a in alts {
                     if let Some(d) = a.expect_nothing {
-                        total += d.0;
+                        total += d.0.mul_f64(settings.scale) + settings.step_timeout;
                     }
                 }
             }
@@ -567,36 +589,78 @@ impl Shared {
     }
 }
 
-enum HealthError {
+/// A selected version the broker did not accept at the health check.
+enum Absent {
+    /// Lawfully not offered: every scenario of it is skipped.
+    NotOffered(String),
+    /// Refused although the profile declares it, or refused for another reason than the
+    /// version: every scenario of it fails with the refusal.
     Refused(String),
-    NoAnswer(String),
+}
+
+impl Absent {
+    /// Without a profile, only an "unsupported protocol version" refusal, a close or silence
+    /// means "not offered"; with one, a declared version must be accepted.
+    fn judge(e: &HealthError, profile: &Profile, v: Version) -> Self {
+        if profile.declared() && profile.versions.contains(&v) {
+            Self::Refused(format!("the profile declares MQTT {v}, but {}", e.text()))
+        } else if e.not_offered() {
+            Self::NotOffered(e.text().to_owned())
+        } else {
+            Self::Refused(e.text().to_owned())
+        }
+    }
+}
+
+/// Why a health check failed.
+enum HealthError {
+    /// No connection at all: TCP refused, TLS failed, timed out.
+    Unreachable(String),
+    /// A CONNACK refusing the CONNECT; `unsupported` when it says the version is not offered
+    /// (5.0 0x84, or 3.1.1's 0x01 in either format).
+    Refused { text: String, unsupported: bool },
+    /// No CONNACK: a close, silence, or another packet.
+    NoConnack(String),
 }
 
 impl HealthError {
     fn text(&self) -> &str {
         match self {
-            Self::Refused(e) | Self::NoAnswer(e) => e,
+            Self::Unreachable(e) | Self::NoConnack(e) | Self::Refused { text: e, .. } => e,
+        }
+    }
+
+    /// A lawful way for a broker to say it does not offer a version.
+    fn not_offered(&self) -> bool {
+        match self {
+            Self::Refused { unsupported, .. } => *unsupported,
+            Self::NoConnack(_) => true,
+            Self::Unreachable(_) => false,
         }
     }
 }
 
-/// Connect, CONNACK, PINGREQ, PINGRESP, DISCONNECT. Returns the 5.0 CONNACK properties.
+/// What a health check learned: the 5.0 CONNACK properties, and whether a PINGREQ was answered.
+struct Health {
+    props: Option<mqtt_codec::Properties>,
+    pingresp: bool,
+}
+
+/// Connect, CONNACK, then (with `ping`) PINGREQ, PINGRESP; DISCONNECT. Reachable means a
+/// CONNACK: a broker that never answers PINGREQ is alive and fails `pingreq-answered`.
 async fn health(
     s: &Settings,
     v: Version,
     redirects: bool,
-) -> Result<Option<mqtt_codec::Properties>, HealthError> {
+    ping: bool,
+) -> Result<Health, HealthError> {
     let t = Transcript::new();
-    let mut c = match tokio::time::timeout(
-        s.step_timeout,
-        Connection::open(&s.target, "health", v.protocol(), t),
-    )
-    .await
-    {
+    let open = Connection::open(&s.target, "health", v.protocol(), t);
+    let mut c = match tokio::time::timeout(s.step_timeout, open).await {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) => return Err(HealthError::Refused(e)),
+        Ok(Err(e)) => return Err(HealthError::Unreachable(e)),
         Err(_) => {
-            return Err(HealthError::Refused(format!(
+            return Err(HealthError::Unreachable(format!(
                 "connecting to {} timed out",
                 s.target.url
             )));
@@ -612,47 +676,77 @@ async fn health(
         connect.password = p.clone().map(Into::into);
     }
     let _ = c.send_packet(&Packet::from(connect)).await;
-    let props = match c.next_event(s.step_timeout).await {
-        Some(Event::Packet(Packet::ConnAck(a))) if a.code.0 == 0 => a.properties,
-        // 0x9C Use another server, 0x9D Server moved (5.0 section 4.11): the broker is alive
-        // and closes after the CONNACK, so there is no PINGREQ round trip to make.
-        Some(Event::Packet(Packet::ConnAck(a))) if redirects && matches!(a.code.0, 0x9C | 0x9D) => {
-            return Ok(None);
-        }
-        Some(Event::Packet(Packet::ConnAck(a))) => {
-            return Err(HealthError::NoAnswer(format!(
-                "the broker refused a MQTT {v} CONNECT with code 0x{:02X}",
-                a.code.0
-            )));
-        }
-        Some(Event::Packet(p)) => {
-            return Err(HealthError::NoAnswer(format!(
-                "the broker answered a MQTT {v} CONNECT with {}",
-                crate::client::summary(&p)
-            )));
-        }
-        Some(Event::Closed(w) | Event::Malformed(w)) => {
-            return Err(HealthError::NoAnswer(format!(
-                "no CONNACK to a MQTT {v} CONNECT ({w})"
-            )));
-        }
+    let props = match connack(c.next_event(s.step_timeout).await, s, v, redirects)? {
+        Some(props) => props,
         None => {
-            return Err(HealthError::NoAnswer(format!(
-                "no CONNACK to a MQTT {v} CONNECT within {}",
-                humantime::format_duration(s.step_timeout)
-            )));
+            return Ok(Health {
+                props: None,
+                pingresp: true,
+            });
         }
     };
-    let _ = c.send_packet(&Packet::PingReq).await;
-    match c.next_event(s.step_timeout).await {
-        Some(Event::Packet(Packet::PingResp)) => {}
-        _ => return Err(HealthError::NoAnswer("no PINGRESP to a PINGREQ".into())),
-    }
+    let pingresp = !ping || {
+        let _ = c.send_packet(&Packet::PingReq).await;
+        matches!(
+            c.next_event(s.step_timeout).await,
+            Some(Event::Packet(Packet::PingResp))
+        )
+    };
     let _ = c
         .send_packet(&Packet::Disconnect(mqtt_codec::Disconnect::default()))
         .await;
     c.close().await;
-    Ok(Some(props))
+    Ok(Health {
+        props: Some(props),
+        pingresp,
+    })
+}
+
+/// Grades the answer to a health check's CONNECT: its 5.0 properties on success, `None` for a
+/// redirection (0x9C Use another server, 0x9D Server moved, 5.0 section 4.11: the broker is
+/// alive and closes after the CONNACK).
+fn connack(
+    ev: Option<Event>,
+    s: &Settings,
+    v: Version,
+    redirects: bool,
+) -> Result<Option<mqtt_codec::Properties>, HealthError> {
+    match ev {
+        Some(Event::Packet(Packet::ConnAck(a))) if a.code.0 == 0 => Ok(Some(a.properties)),
+        Some(Event::Packet(Packet::ConnAck(a))) if redirects && matches!(a.code.0, 0x9C | 0x9D) => {
+            Ok(None)
+        }
+        Some(Event::Packet(Packet::ConnAck(a))) => Err(HealthError::Refused {
+            text: format!(
+                "the broker refused a MQTT {v} CONNECT with CONNACK {}",
+                a.code
+            ),
+            unsupported: (v.is_v5() && a.code.0 == 0x84) || (!v.is_v5() && a.code.0 == 0x01),
+        }),
+        // A 3.1.1-only broker answers a 5.0 CONNECT with its own CONNACK 0x01, which does not
+        // decode as 5.0.
+        Some(Event::Malformed(w, bytes))
+            if v.is_v5() && bytes.as_ref() == [0x20, 0x02, 0x00, 0x01] =>
+        {
+            Err(HealthError::Refused {
+                text: format!(
+                    "the broker refused a MQTT {v} CONNECT with a 3.1.1 CONNACK 0x01 ({w})"
+                ),
+                unsupported: true,
+            })
+        }
+        Some(Event::Packet(p)) => Err(HealthError::NoConnack(format!(
+            "the broker answered a MQTT {v} CONNECT with {}",
+            crate::client::summary(&p)
+        ))),
+        Some(Event::Closed(w) | Event::Malformed(w, _)) => Err(HealthError::NoConnack(format!(
+            "no CONNACK to a MQTT {v} CONNECT ({w})"
+        ))),
+        None => Err(HealthError::NoConnack(format!(
+            "no CONNACK to a MQTT {v} CONNECT within {}",
+            humantime::format_duration(s.step_timeout)
+        ))),
+    }
 }
 
 /// Clears retained messages and sessions a scenario left behind. Stops at the first reset that

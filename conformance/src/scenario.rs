@@ -1151,6 +1151,10 @@ pub struct ConnAckMatch {
     /// 5.0 properties that must be present (and `absent` ones that must not).
     #[serde(default)]
     pub properties: Option<PropsSpec>,
+    /// Read the CONNACK in this version's format when it does not decode in the run's own: a
+    /// broker refusing an unknown protocol level cannot tell which format the client reads.
+    #[serde(default)]
+    pub format: Option<Version>,
 }
 
 /// What a PUBLISH must match.
@@ -1258,6 +1262,16 @@ pub struct ClosedSpec {
     /// where the spec allows either).
     #[serde(default)]
     pub connack: Option<Vec<u8>>,
+    /// How the spec words sending that CONNACK: `may` (default: closing without it passes),
+    /// `should` (non-strict) or `must` (closing without it fails, as for 3.1.1's
+    /// MQTT-3.1.2-2 and MQTT-3.1.3-9).
+    #[serde(default)]
+    pub connack_level: Option<LevelKey>,
+    /// The close is the broker's keep-alive expiry for this Keep Alive (seconds): it must
+    /// come within 1.5 times the Keep Alive, plus a stated tolerance, of the client's last
+    /// packet. The step waits long enough to measure a late close.
+    #[serde(default)]
+    pub keep_alive: Option<u16>,
 }
 
 /// `must`, `should` or `may`.

@@ -108,7 +108,7 @@ impl Endpoint {
             }
             Some(Event::Packet(Packet::ConnAck(a))) => Err(Refusal::Code(a.code.0)),
             Some(Event::Packet(p)) => Err(Refusal::Other(crate::client::summary(&p))),
-            Some(Event::Closed(w) | Event::Malformed(w)) => Err(Refusal::Closed(w)),
+            Some(Event::Closed(w) | Event::Malformed(w, _)) => Err(Refusal::Closed(w)),
             None => Err(Refusal::Silent(self.timeout)),
         }
     }
@@ -229,7 +229,7 @@ impl Session {
             match self.conn.next_event(left).await? {
                 Event::Packet(p) if want(&p) => return Some(p),
                 Event::Packet(_) => {}
-                Event::Closed(_) | Event::Malformed(_) => return None,
+                Event::Closed(_) | Event::Malformed(..) => return None,
             }
         }
     }

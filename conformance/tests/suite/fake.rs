@@ -56,6 +56,10 @@ pub(crate) enum Reply {
     SendThenClose(Vec<u8>),
     /// Close this connection.
     Close,
+    /// Wait this long (reading nothing meanwhile), then send these bytes.
+    SendAfter(std::time::Duration, Vec<u8>),
+    /// These bytes, then (reading nothing meanwhile) wait this long and close the connection.
+    SendThenCloseAfter(Vec<u8>, std::time::Duration),
     /// The whole broker wedges: every connection, open or new, is accepted and read but never
     /// answered again (a deadlocked broker, the hardest death to notice).
     Wedge,
@@ -176,6 +180,17 @@ async fn serve(mut sock: TcpStream, behave: Arc<Behaviour>, mode: watch::Sender<
                     return;
                 }
                 Reply::Close => return,
+                Reply::SendAfter(d, bytes) => {
+                    tokio::time::sleep(d).await;
+                    if sock.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                Reply::SendThenCloseAfter(bytes, d) => {
+                    let _ = sock.write_all(&bytes).await;
+                    tokio::time::sleep(d).await;
+                    return;
+                }
                 Reply::Wedge => {
                     let _ = mode.send(Mode::Wedged);
                     buf.clear();

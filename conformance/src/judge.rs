@@ -1,0 +1,557 @@
+//! The one grading function: what arrived on a connection against what a step accepts.
+//!
+//! Every expectation (`expect`, `expect_closed`, `expect_one_of`, `expect_unordered`, the
+//! CONNACK of a `connect`) is a list of [`Choice`]s, and every event that arrives is graded by
+//! [`judge`]. A close is a sequence rather than one event: an optional CONNACK, under 5.0 an
+//! optional DISCONNECT, then the real end of the connection (EOF or reset). [`Closing`] keeps
+//! the part of that sequence seen so far.
+
+use std::time::Duration;
+
+use mqtt_codec::Packet;
+
+use crate::client::{Event, summary};
+use crate::matcher::{self, Captures};
+use crate::scenario::{ClosedSpec, ExpectSpec, LevelKey};
+
+/// How late a keep-alive close may come beyond one and a half times the Keep Alive: brokers
+/// keep time in whole seconds. Scaled by `--timeout-scale`, since a loaded harness notices
+/// the close late.
+pub const KEEP_ALIVE_TOLERANCE: Duration = Duration::from_secs(1);
+
+/// What a step accepts.
+#[derive(Debug, Clone, Copy)]
+pub enum Want<'a> {
+    /// A packet matching this.
+    Packet(&'a ExpectSpec),
+    /// The end of the connection, as this describes it.
+    Closed(&'a ClosedSpec),
+}
+
+/// One acceptable outcome of a step.
+#[derive(Debug, Clone, Copy)]
+pub struct Choice<'a> {
+    /// What is accepted.
+    pub want: Want<'a>,
+    /// Accepted, but the spec recommends another outcome.
+    pub non_strict: bool,
+}
+
+impl<'a> Choice<'a> {
+    /// A packet the step requires.
+    pub fn packet(spec: &'a ExpectSpec) -> Self {
+        Self {
+            want: Want::Packet(spec),
+            non_strict: false,
+        }
+    }
+
+    /// A close the step requires.
+    pub fn closed(spec: &'a ClosedSpec) -> Self {
+        Self {
+            want: Want::Closed(spec),
+            non_strict: false,
+        }
+    }
+}
+
+/// What arrived does not satisfy the step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    /// What arrived, described.
+    pub arrived: String,
+    /// The differences and broken rules, one per line.
+    pub diff: Vec<String>,
+}
+
+impl Mismatch {
+    /// A mismatch without diff lines.
+    pub fn new(arrived: impl Into<String>) -> Self {
+        Self {
+            arrived: arrived.into(),
+            diff: Vec::new(),
+        }
+    }
+
+    fn with(arrived: impl Into<String>, line: impl Into<String>) -> Self {
+        Self {
+            arrived: arrived.into(),
+            diff: vec![line.into()],
+        }
+    }
+}
+
+/// The grade of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judged {
+    /// The choice at this index is satisfied; the notes are SHOULDs not followed.
+    Done {
+        /// Index into the choices.
+        choice: usize,
+        /// Non-strict remarks.
+        notes: Vec<String>,
+    },
+    /// Part of a close; keep reading.
+    Closing,
+    /// The step fails.
+    Mismatch(Mismatch),
+}
+
+/// The part of a close seen so far.
+#[derive(Debug, Clone, Default)]
+pub struct Closing {
+    connack: Option<u8>,
+    disconnect: Option<u8>,
+    malformed: Option<String>,
+    /// Time from the client's last packet to the first sign of the close.
+    began: Option<Duration>,
+}
+
+impl Closing {
+    /// Whether any part of a close arrived.
+    pub fn started(&self) -> bool {
+        self.connack.is_some() || self.disconnect.is_some() || self.malformed.is_some()
+    }
+}
+
+/// What grading needs from the run besides the event.
+pub struct Context<'a> {
+    /// MQTT 5.0 (DISCONNECT from a server exists only there).
+    pub v5: bool,
+    /// Substitutes scenario variables in expected text.
+    pub subst: &'a dyn Fn(&str) -> String,
+    /// Captured packet ids.
+    pub captures: &'a mut Captures,
+    /// Time since the client's last packet left.
+    pub since_sent: Duration,
+    /// The `--timeout-scale` factor.
+    pub scale: f64,
+}
+
+/// Grades `event` against `choices`, given the close seen so far.
+pub fn judge(
+    choices: &[Choice<'_>],
+    event: &Event,
+    closing: &mut Closing,
+    cx: &mut Context<'_>,
+) -> Judged {
+    let close = choices.iter().enumerate().find_map(|(i, c)| match c.want {
+        Want::Closed(spec) => Some((i, spec, c.non_strict)),
+        Want::Packet(_) => None,
+    });
+    match event {
+        Event::Packet(p) => {
+            if !closing.started() {
+                if let Some(done) = matched(choices, p, cx) {
+                    return done;
+                }
+            }
+            match close {
+                Some((_, spec, _)) => closing_packet(spec, p, closing, cx),
+                None => mismatch_packet(choices, p, cx),
+            }
+        }
+        Event::Malformed(why, bytes) => {
+            if let Some(done) = reread(choices, bytes, cx).filter(|_| !closing.started()) {
+                return done;
+            }
+            match close {
+                // Keep reading until the connection ends, so the report says both.
+                Some(_) if closing.malformed.is_none() => {
+                    closing.malformed = Some(why.clone());
+                    closing.began.get_or_insert(cx.since_sent);
+                    Judged::Closing
+                }
+                _ => Judged::Mismatch(malformed(why)),
+            }
+        }
+        Event::Closed(why) => match close {
+            Some((i, spec, non_strict)) => {
+                closing.began.get_or_insert(cx.since_sent);
+                closed(i, spec, non_strict, why, closing, cx.v5, cx.scale)
+            }
+            None => Judged::Mismatch(Mismatch::new(why.clone())),
+        },
+    }
+}
+
+/// The grade when nothing more arrived within `waited`.
+pub fn timed_out(choices: &[Choice<'_>], closing: &Closing, waited: Duration) -> Mismatch {
+    let waited = humantime::format_duration(waited);
+    let close = choices.iter().any(|c| matches!(c.want, Want::Closed(_)));
+    if let Some(why) = &closing.malformed {
+        let mut m = malformed(why);
+        m.arrived = format!(
+            "{}; the connection was still open after {waited}",
+            m.arrived
+        );
+        return m;
+    }
+    if close {
+        let mut seen = Vec::new();
+        if let Some(c) = closing.connack {
+            seen.push(format!("CONNACK {}", matcher::rc(c)));
+        }
+        if let Some(d) = closing.disconnect {
+            seen.push(format!("DISCONNECT {}", matcher::rc(d)));
+        }
+        let prefix = if seen.is_empty() {
+            String::new()
+        } else {
+            format!("{}, then ", seen.join(", "))
+        };
+        return Mismatch::new(format!(
+            "{prefix}the connection was still open after {waited}"
+        ));
+    }
+    Mismatch::new(format!("nothing within {waited}"))
+}
+
+/// Undecodable broker output: a failure whatever the step wanted.
+fn malformed(why: &str) -> Mismatch {
+    Mismatch::with(
+        why,
+        "the broker sent bytes that are not a well-formed MQTT packet",
+    )
+}
+
+/// The first packet choice `p` satisfies, if any.
+fn matched(choices: &[Choice<'_>], p: &Packet, cx: &mut Context<'_>) -> Option<Judged> {
+    choices.iter().enumerate().find_map(|(i, c)| match c.want {
+        Want::Packet(spec) => matcher::check(spec, p, cx.subst, cx.captures)
+            .ok()
+            .map(|()| Judged::Done {
+                choice: i,
+                notes: if c.non_strict {
+                    vec![format!("{} (accepted, not recommended)", summary(p))]
+                } else {
+                    Vec::new()
+                },
+            }),
+        Want::Closed(_) => None,
+    })
+}
+
+/// Undecodable bytes read again in the format a CONNACK choice names (`format`), if one does
+/// and it matches.
+fn reread(choices: &[Choice<'_>], bytes: &[u8], cx: &mut Context<'_>) -> Option<Judged> {
+    choices.iter().enumerate().find_map(|(i, c)| {
+        let Want::Packet(spec @ ExpectSpec::Connack(m)) = c.want else {
+            return None;
+        };
+        let mut buf = bytes::BytesMut::from(bytes);
+        let decoded = mqtt_codec::Decoder::new(m.format?.protocol()).decode(&mut buf);
+        let Ok(mqtt_codec::Decoded::Packet(p)) = decoded else {
+            return None;
+        };
+        matcher::check(spec, &p, cx.subst, cx.captures)
+            .ok()
+            .map(|()| Judged::Done {
+                choice: i,
+                notes: Vec::new(),
+            })
+    })
+}
+
+/// A packet no choice accepts: the differences against every packet choice.
+fn mismatch_packet(choices: &[Choice<'_>], p: &Packet, cx: &mut Context<'_>) -> Judged {
+    let mut diff = Vec::new();
+    for c in choices {
+        if let Want::Packet(spec) = c.want {
+            if let Err(d) = matcher::check(spec, p, cx.subst, cx.captures) {
+                diff.extend(d);
+            }
+        }
+    }
+    Judged::Mismatch(Mismatch {
+        arrived: summary(p),
+        diff,
+    })
+}
+
+/// A packet while a close is acceptable: the CONNACK or DISCONNECT that may precede it.
+fn closing_packet(
+    spec: &ClosedSpec,
+    p: &Packet,
+    closing: &mut Closing,
+    cx: &mut Context<'_>,
+) -> Judged {
+    if closing.disconnect.is_some() {
+        // MQTT-3.14.4-1: nothing may follow a DISCONNECT on the connection.
+        return Judged::Mismatch(Mismatch::with(
+            summary(p),
+            "a packet after the broker's DISCONNECT (MQTT-3.14.4-1)",
+        ));
+    }
+    match p {
+        Packet::ConnAck(c)
+            if closing.connack.is_none()
+                && spec.connack.as_ref().is_some_and(|l| l.contains(&c.code.0)) =>
+        {
+            closing.connack = Some(c.code.0);
+            Judged::Closing
+        }
+        Packet::Disconnect(d) if cx.v5 => match disconnect_code(spec, d.reason.0) {
+            Ok(()) => {
+                closing.disconnect = Some(d.reason.0);
+                closing.began.get_or_insert(cx.since_sent);
+                Judged::Closing
+            }
+            Err(line) => Judged::Mismatch(Mismatch::with(summary(p), line)),
+        },
+        _ => {
+            let mut m = match mismatch_packet(&[], p, cx) {
+                Judged::Mismatch(m) => m,
+                _ => Mismatch::new(summary(p)),
+            };
+            m.diff.push(match &spec.connack {
+                Some(l) if closing.connack.is_none() => format!(
+                    "expected the connection to close (a CONNACK {} may come first)",
+                    matcher::hex_list(l)
+                ),
+                _ => "expected the connection to close".into(),
+            });
+            Judged::Mismatch(m)
+        }
+    }
+}
+
+/// Whether a 5.0 DISCONNECT code is lawful before this close. The codec has already refused
+/// codes the spec does not define for DISCONNECT (MQTT-3.14.2-1); the choice among the defined
+/// error codes is a SHOULD (4.13), graded when the close completes.
+fn disconnect_code(spec: &ClosedSpec, code: u8) -> Result<(), String> {
+    if code == 0x04 {
+        return Err(
+            "DISCONNECT 0x04 (Disconnect with Will Message) is a client's code; a \
+                    server must use one defined for it (3.14.2.1, MQTT-3.14.2-1)"
+                .into(),
+        );
+    }
+    let wants_error = spec
+        .disconnect
+        .as_ref()
+        .is_some_and(|l| !l.is_empty() && l.iter().all(|c| *c >= 0x80));
+    if wants_error && code < 0x80 {
+        return Err(format!(
+            "DISCONNECT {}: a success code where the close is an error (expected one of {}; \
+             2.4: codes of 0x80 and above report failure)",
+            matcher::rc(code),
+            matcher::hex_list(spec.disconnect.as_deref().unwrap_or_default())
+        ));
+    }
+    Ok(())
+}
+
+/// The connection ended while a close is acceptable: grade the whole close.
+fn closed(
+    choice: usize,
+    spec: &ClosedSpec,
+    non_strict: bool,
+    why: &str,
+    closing: &Closing,
+    v5: bool,
+    scale: f64,
+) -> Judged {
+    if let Some(bad) = &closing.malformed {
+        let mut m = malformed(bad);
+        m.arrived = format!("{bad}; then {why}");
+        return Judged::Mismatch(m);
+    }
+    let mut notes = Vec::new();
+    let level = |l: Option<LevelKey>, default| l.unwrap_or(default);
+    if let Some(codes) = &spec.connack {
+        if closing.connack.is_none() {
+            let what = format!("a CONNACK with one of {}", matcher::hex_list(codes));
+            match level(spec.connack_level, LevelKey::May) {
+                LevelKey::Must => {
+                    return Judged::Mismatch(Mismatch::with(
+                        why,
+                        format!("closed without {what}, which must come first"),
+                    ));
+                }
+                LevelKey::Should => notes.push(format!("closed without the recommended {what}")),
+                LevelKey::May => {}
+            }
+        }
+    }
+    if let (true, Some(codes)) = (v5, &spec.disconnect) {
+        match closing.disconnect {
+            Some(code) if !codes.contains(&code) => notes.push(format!(
+                "DISCONNECT {} where {} is recommended",
+                matcher::rc(code),
+                matcher::hex_list(codes)
+            )),
+            Some(_) => {}
+            None => match level(spec.disconnect_level, LevelKey::Should) {
+                LevelKey::Must => {
+                    return Judged::Mismatch(Mismatch::with(
+                        why,
+                        format!(
+                            "closed without DISCONNECT; one of {} must come first",
+                            matcher::hex_list(codes)
+                        ),
+                    ));
+                }
+                LevelKey::Should => notes.push(format!(
+                    "closed without the recommended DISCONNECT {}",
+                    matcher::hex_list(codes)
+                )),
+                LevelKey::May => {}
+            },
+        }
+    }
+    if let Some(late) = keep_alive_late(spec, closing, scale) {
+        return Judged::Mismatch(Mismatch::with(why, late));
+    }
+    if non_strict {
+        notes.push(format!("closed ({why}), not recommended"));
+    }
+    Judged::Done { choice, notes }
+}
+
+/// The deadline of a keep-alive close: one and a half times the Keep Alive
+/// (MQTT-3.1.2-24 in 3.1.1, MQTT-3.1.2-22 in 5.0) plus [`KEEP_ALIVE_TOLERANCE`].
+pub fn keep_alive_deadline(keep_alive: u16, scale: f64) -> Duration {
+    Duration::from_millis(u64::from(keep_alive) * 1500) + KEEP_ALIVE_TOLERANCE.mul_f64(scale)
+}
+
+fn keep_alive_late(spec: &ClosedSpec, closing: &Closing, scale: f64) -> Option<String> {
+    let keep_alive = spec.keep_alive?;
+    let took = closing.began?;
+    let deadline = keep_alive_deadline(keep_alive, scale);
+    (took > deadline).then(|| {
+        format!(
+            "closed {:.1} s after the client's last packet; Keep Alive {keep_alive} s requires \
+             the close within 1.5 x {keep_alive} s (allowed {:.1} s with the timer tolerance)",
+            took.as_secs_f64(),
+            deadline.as_secs_f64()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mqtt_codec::{ConnAck, Disconnect, ReasonCode};
+
+    fn cx<'a>(captures: &'a mut Captures, subst: &'a dyn Fn(&str) -> String) -> Context<'a> {
+        Context {
+            v5: true,
+            subst,
+            captures,
+            since_sent: Duration::from_millis(100),
+            scale: 1.0,
+        }
+    }
+
+    fn run(choices: &[Choice<'_>], events: &[Event]) -> Judged {
+        let mut caps = Captures::new();
+        let subst = |t: &str| t.to_owned();
+        let mut cx = cx(&mut caps, &subst);
+        let mut closing = Closing::default();
+        let mut last = Judged::Closing;
+        for e in events {
+            last = judge(choices, e, &mut closing, &mut cx);
+            if last != Judged::Closing {
+                break;
+            }
+        }
+        last
+    }
+
+    fn disconnect(code: u8) -> Event {
+        Event::Packet(Packet::Disconnect(Disconnect {
+            reason: ReasonCode(code),
+            ..Disconnect::default()
+        }))
+    }
+
+    fn eof() -> Event {
+        Event::Closed("closed by the broker".into())
+    }
+
+    #[test]
+    fn junk_then_close_fails_and_says_both() {
+        let spec = ClosedSpec::default();
+        let j = run(
+            &[Choice::closed(&spec)],
+            &[
+                Event::Malformed("malformed packet".into(), bytes::Bytes::new()),
+                eof(),
+            ],
+        );
+        let Judged::Mismatch(m) = j else {
+            panic!("{j:?}")
+        };
+        assert!(m.arrived.contains("malformed packet; then closed"), "{m:?}");
+    }
+
+    #[test]
+    fn unlisted_defined_disconnect_code_is_non_strict() {
+        let spec = ClosedSpec {
+            disconnect: Some(vec![0x8D]),
+            ..ClosedSpec::default()
+        };
+        let j = run(&[Choice::closed(&spec)], &[disconnect(0x80), eof()]);
+        let Judged::Done { notes, .. } = j else {
+            panic!("{j:?}")
+        };
+        assert_eq!(notes.len(), 1, "{notes:?}");
+    }
+
+    #[test]
+    fn success_code_where_an_error_is_required_fails() {
+        let spec = ClosedSpec {
+            disconnect: Some(vec![0x81, 0x82]),
+            ..ClosedSpec::default()
+        };
+        let j = run(&[Choice::closed(&spec)], &[disconnect(0x00), eof()]);
+        assert!(matches!(j, Judged::Mismatch(_)), "{j:?}");
+        let j = run(&[Choice::closed(&spec)], &[disconnect(0x04), eof()]);
+        assert!(matches!(j, Judged::Mismatch(_)), "{j:?}");
+    }
+
+    #[test]
+    fn required_connack_before_close() {
+        let spec = ClosedSpec {
+            connack: Some(vec![0x02]),
+            connack_level: Some(LevelKey::Must),
+            ..ClosedSpec::default()
+        };
+        let j = run(&[Choice::closed(&spec)], &[eof()]);
+        assert!(matches!(j, Judged::Mismatch(_)), "{j:?}");
+        let connack = Event::Packet(Packet::ConnAck(ConnAck::new(false, ReasonCode(0x02))));
+        let j = run(&[Choice::closed(&spec)], &[connack, eof()]);
+        assert!(matches!(j, Judged::Done { .. }), "{j:?}");
+    }
+
+    #[test]
+    fn keep_alive_close_is_timed() {
+        let spec = ClosedSpec {
+            keep_alive: Some(2),
+            ..ClosedSpec::default()
+        };
+        let mut caps = Captures::new();
+        let subst = |t: &str| t.to_owned();
+        let mut c = cx(&mut caps, &subst);
+        c.since_sent = Duration::from_millis(3900);
+        let j = judge(
+            &[Choice::closed(&spec)],
+            &eof(),
+            &mut Closing::default(),
+            &mut c,
+        );
+        assert!(matches!(j, Judged::Done { .. }), "{j:?}");
+        c.since_sent = Duration::from_millis(6000);
+        let j = judge(
+            &[Choice::closed(&spec)],
+            &eof(),
+            &mut Closing::default(),
+            &mut c,
+        );
+        let Judged::Mismatch(m) = j else {
+            panic!("{j:?}")
+        };
+        assert!(m.diff[0].contains("closed 6.0 s"), "{m:?}");
+    }
+}
