@@ -1,0 +1,141 @@
+//! Grading executions into outcomes: the verdict, the statements' level, the profile's
+//! deviations, and the worst of several repeats.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::corpus::Loaded;
+use crate::exec::{Execution, Verdict};
+use crate::profile::Profile;
+use crate::scenario::{Level, Version};
+
+use super::{Options, Outcome, ScenarioResult};
+
+/// One repeat of one scenario: its execution (or why there was none) and its wall time.
+pub(super) type Attempt = (Result<Execution, String>, Duration);
+
+/// Grades every repeat of every scenario run; a scenario whose repeats differ is flaky.
+pub(super) fn collect(
+    corpus: &[Loaded],
+    attempts: BTreeMap<(usize, Version), Vec<Attempt>>,
+    profile: &Profile,
+    opts: &Options,
+) -> Vec<ScenarioResult> {
+    let mut results = Vec::new();
+    for ((idx, v), list) in attempts {
+        let l = &corpus[idx];
+        let graded: Vec<ScenarioResult> = list
+            .into_iter()
+            .map(|(e, d)| grade(l, v, e, d, profile, opts))
+            .collect();
+        let outcomes: Vec<Outcome> = graded.iter().map(|r| r.outcome).collect();
+        let flaky = outcomes.iter().any(|o| *o != outcomes[0]);
+        // Report the worst repeat: the first one that did not pass.
+        let mut chosen = graded
+            .iter()
+            .find(|r| r.outcome != Outcome::Pass)
+            .unwrap_or(&graded[0])
+            .clone();
+        if flaky {
+            chosen.flaky = Some(outcomes);
+        }
+        results.push(chosen);
+    }
+    results
+}
+
+pub(super) fn base_result(
+    l: &Loaded,
+    v: Version,
+    outcome: Outcome,
+    message: String,
+) -> ScenarioResult {
+    ScenarioResult {
+        id: l.scenario.id.clone(),
+        title: l.scenario.title.clone(),
+        area: l.area.clone(),
+        version: v,
+        outcome,
+        statements: l.scenario.statements.for_version(v),
+        duration: Duration::ZERO,
+        message,
+        failure: None,
+        transcript: Vec::new(),
+        flaky: None,
+    }
+}
+
+fn grade(
+    l: &Loaded,
+    v: Version,
+    exec: Result<Execution, String>,
+    d: Duration,
+    profile: &Profile,
+    opts: &Options,
+) -> ScenarioResult {
+    let mut r = base_result(l, v, Outcome::Pass, String::new());
+    r.duration = d;
+    let exec = match exec {
+        Ok(e) => e,
+        Err(msg) => {
+            r.outcome = Outcome::Error;
+            r.message = msg;
+            return r;
+        }
+    };
+    let only_should = !r.statements.iter().any(|s| s.level == Level::Must);
+    match exec.verdict {
+        Verdict::Pass => {}
+        Verdict::NonStrict(notes) => {
+            r.outcome = Outcome::NonStrict;
+            r.message = notes.join("; ");
+        }
+        Verdict::Fail(f) => {
+            r.outcome = if only_should {
+                Outcome::NonStrict
+            } else {
+                Outcome::Fail
+            };
+            r.message = format!(
+                "step {} ({}): expected {}, arrived {}",
+                f.step + 1,
+                f.step_desc,
+                f.expected,
+                f.arrived
+            );
+            r.failure = Some(f);
+        }
+        Verdict::Error(e) => {
+            r.outcome = Outcome::Error;
+            r.message = e;
+        }
+    }
+    if !opts.strict {
+        if let Some(dev) = profile.deviation(&l.scenario.id, v) {
+            match r.outcome {
+                Outcome::Fail | Outcome::NonStrict => {
+                    r.outcome = Outcome::ExpectedFailure;
+                    r.message = format!("known deviation: {} ({})", dev.reason, r.message);
+                }
+                Outcome::Pass if dev.intermittent => {
+                    r.message = format!(
+                        "listed as an intermittent deviation; passed this time ({})",
+                        dev.reason
+                    );
+                }
+                Outcome::Pass => {
+                    r.outcome = Outcome::UnexpectedPass;
+                    r.message = format!(
+                        "listed as a deviation in the profile but passed; remove the entry ({})",
+                        dev.reason
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    if r.outcome != Outcome::Pass || opts.keep_transcripts {
+        r.transcript = exec.transcript;
+    }
+    r
+}

@@ -1,0 +1,258 @@
+//! Health checks: before the run (is the broker reachable, which versions does it offer),
+//! after a suspect scenario (is it still alive) and after the run.
+
+use std::collections::BTreeMap;
+
+use mqtt_codec::{Connect, Packet};
+
+use crate::client::{Connection, Event, Transcript};
+use crate::exec::Settings;
+use crate::profile::Profile;
+use crate::scenario::Version;
+
+use super::schedule::Shared;
+
+/// What the check before the run found.
+pub(super) struct Versions {
+    /// The selected versions the broker accepted.
+    pub(super) offered: Vec<Version>,
+    /// The others, and why.
+    pub(super) absent: BTreeMap<Version, Absent>,
+    /// CONNACK properties that differ from the profile, a PINGREQ left unanswered.
+    pub(super) warnings: Vec<String>,
+}
+
+/// Checks each selected version. Errors when the broker cannot be reached at all, or when no
+/// version got a CONNACK and none was refused in a way that fails.
+pub(super) async fn probe_versions(
+    settings: &Settings,
+    profile: &Profile,
+    selected: &[Version],
+    redirects: bool,
+) -> Result<Versions, crate::error::Error> {
+    let mut found = Versions {
+        offered: Vec::new(),
+        absent: BTreeMap::new(),
+        warnings: Vec::new(),
+    };
+    let mut last_err = String::new();
+    for &v in selected {
+        match health(settings, v, redirects, true).await {
+            Ok(h) => {
+                if let (true, Some(p)) = (v.is_v5(), &h.props) {
+                    found.warnings.extend(profile.check_connack(p));
+                }
+                if !h.pingresp {
+                    found.warnings.push(format!(
+                        "MQTT {v}: the broker does not answer PINGREQ; scenarios that use a \
+                         PINGREQ barrier report that they could not check"
+                    ));
+                }
+                found.offered.push(v);
+            }
+            Err(HealthError::Unreachable(e)) => return Err(crate::error::Error::Unreachable(e)),
+            Err(e) => {
+                last_err = e.text().to_owned();
+                found.absent.insert(v, Absent::judge(&e, profile, v));
+            }
+        }
+    }
+    let lawfully_absent = |a: &Absent| matches!(a, Absent::NotOffered(_));
+    if found.offered.is_empty() && found.absent.values().all(lawfully_absent) {
+        return Err(crate::error::Error::Unreachable(format!(
+            "no selected version answered the health check ({last_err})"
+        )));
+    }
+    Ok(found)
+}
+
+/// Checks each offered version again after the run; warnings for what failed.
+pub(super) async fn after_run(
+    settings: &Settings,
+    offered: &[Version],
+    redirects: bool,
+    state: &Shared,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(c) = state.dead() {
+        // After a death each check would only wait out its timeout again.
+        warnings.push(format!(
+            "the broker died during the run; likely culprit: {c}"
+        ));
+        return warnings;
+    }
+    for &v in offered {
+        if let Err(e) = health(settings, v, redirects, false).await {
+            warnings.push(format!(
+                "health check after the run failed for MQTT {v}: {}",
+                e.text()
+            ));
+        }
+    }
+    warnings
+}
+
+/// Whether the broker still answers a CONNECT under `v`.
+pub(super) async fn alive(settings: &Settings, v: Version, redirects: bool) -> bool {
+    health(settings, v, redirects, false).await.is_ok()
+}
+
+/// A selected version the broker did not accept at the health check.
+pub(super) enum Absent {
+    /// Lawfully not offered: every scenario of it is skipped.
+    NotOffered(String),
+    /// Refused although the profile declares it, or refused for another reason than the
+    /// version: every scenario of it fails with the refusal.
+    Refused(String),
+}
+
+impl Absent {
+    /// Without a profile, only an "unsupported protocol version" refusal, a close or silence
+    /// means "not offered"; with one, a declared version must be accepted.
+    fn judge(e: &HealthError, profile: &Profile, v: Version) -> Self {
+        if profile.declared() && profile.versions.contains(&v) {
+            Self::Refused(format!("the profile declares MQTT {v}, but {}", e.text()))
+        } else if e.not_offered() {
+            Self::NotOffered(e.text().to_owned())
+        } else {
+            Self::Refused(e.text().to_owned())
+        }
+    }
+}
+
+/// Why a health check failed.
+enum HealthError {
+    /// No connection at all: TCP refused, TLS failed, timed out.
+    Unreachable(String),
+    /// A CONNACK refusing the CONNECT; `unsupported` when it says the version is not offered
+    /// (5.0 0x84, or 3.1.1's 0x01 in either format).
+    Refused { text: String, unsupported: bool },
+    /// No CONNACK: a close, silence, or another packet.
+    NoConnack(String),
+}
+
+impl HealthError {
+    fn text(&self) -> &str {
+        match self {
+            Self::Unreachable(e) | Self::NoConnack(e) | Self::Refused { text: e, .. } => e,
+        }
+    }
+
+    /// A lawful way for a broker to say it does not offer a version.
+    fn not_offered(&self) -> bool {
+        match self {
+            Self::Refused { unsupported, .. } => *unsupported,
+            Self::NoConnack(_) => true,
+            Self::Unreachable(_) => false,
+        }
+    }
+}
+
+/// What a health check learned: the 5.0 CONNACK properties, and whether a PINGREQ was answered.
+struct Health {
+    props: Option<mqtt_codec::Properties>,
+    pingresp: bool,
+}
+
+/// Connect, CONNACK, then (with `ping`) PINGREQ, PINGRESP; DISCONNECT. Reachable means a
+/// CONNACK: a broker that never answers PINGREQ is alive and fails `pingreq-answered`.
+async fn health(
+    s: &Settings,
+    v: Version,
+    redirects: bool,
+    ping: bool,
+) -> Result<Health, HealthError> {
+    let t = Transcript::new();
+    let open = Connection::open(&s.target, "health", v.protocol(), t);
+    let mut c = match tokio::time::timeout(s.step_timeout, open).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return Err(HealthError::Unreachable(e)),
+        Err(_) => {
+            return Err(HealthError::Unreachable(format!(
+                "connecting to {} timed out",
+                s.target.url
+            )));
+        }
+    };
+    // A client id of its own per check: checks overlap (one follows every expected failure),
+    // and a shared id would make each take the other's session over.
+    static CHECKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut connect = Connect::new(v.protocol(), format!("mchealth{}x{n}", std::process::id()));
+    if let Some((u, p)) = &s.credentials {
+        connect.username = Some(u.clone().into());
+        connect.password = p.clone().map(Into::into);
+    }
+    let _ = c.send_packet(&Packet::from(connect)).await;
+    let props = match connack(c.next_event(s.step_timeout).await, s, v, redirects)? {
+        Some(props) => props,
+        None => {
+            return Ok(Health {
+                props: None,
+                pingresp: true,
+            });
+        }
+    };
+    let pingresp = !ping || {
+        let _ = c.send_packet(&Packet::PingReq).await;
+        matches!(
+            c.next_event(s.step_timeout).await,
+            Some(Event::Packet(Packet::PingResp))
+        )
+    };
+    let _ = c
+        .send_packet(&Packet::Disconnect(mqtt_codec::Disconnect::default()))
+        .await;
+    c.close().await;
+    Ok(Health {
+        props: Some(props),
+        pingresp,
+    })
+}
+
+/// Grades the answer to a health check's CONNECT: its 5.0 properties on success, `None` for a
+/// redirection (0x9C Use another server, 0x9D Server moved, 5.0 section 4.11: the broker is
+/// alive and closes after the CONNACK).
+fn connack(
+    ev: Option<Event>,
+    s: &Settings,
+    v: Version,
+    redirects: bool,
+) -> Result<Option<mqtt_codec::Properties>, HealthError> {
+    match ev {
+        Some(Event::Packet(Packet::ConnAck(a))) if a.code.0 == 0 => Ok(Some(a.properties)),
+        Some(Event::Packet(Packet::ConnAck(a))) if redirects && matches!(a.code.0, 0x9C | 0x9D) => {
+            Ok(None)
+        }
+        Some(Event::Packet(Packet::ConnAck(a))) => Err(HealthError::Refused {
+            text: format!(
+                "the broker refused a MQTT {v} CONNECT with CONNACK {}",
+                a.code
+            ),
+            unsupported: (v.is_v5() && a.code.0 == 0x84) || (!v.is_v5() && a.code.0 == 0x01),
+        }),
+        // A 3.1.1-only broker answers a 5.0 CONNECT with its own CONNACK 0x01, which does not
+        // decode as 5.0.
+        Some(Event::Malformed(w, bytes))
+            if v.is_v5() && bytes.as_ref() == [0x20, 0x02, 0x00, 0x01] =>
+        {
+            Err(HealthError::Refused {
+                text: format!(
+                    "the broker refused a MQTT {v} CONNECT with a 3.1.1 CONNACK 0x01 ({w})"
+                ),
+                unsupported: true,
+            })
+        }
+        Some(Event::Packet(p)) => Err(HealthError::NoConnack(format!(
+            "the broker answered a MQTT {v} CONNECT with {}",
+            crate::client::summary(&p)
+        ))),
+        Some(Event::Closed(w) | Event::Malformed(w, _)) => Err(HealthError::NoConnack(format!(
+            "no CONNACK to a MQTT {v} CONNECT ({w})"
+        ))),
+        None => Err(HealthError::NoConnack(format!(
+            "no CONNACK to a MQTT {v} CONNECT within {}",
+            humantime::format_duration(s.step_timeout)
+        ))),
+    }
+}

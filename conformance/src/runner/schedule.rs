@@ -1,0 +1,213 @@
+//! Runs the planned jobs: many at once, an exclusive scenario alone, each bounded by its
+//! overall limit. A failure, an error or a hang may be the broker dying rather than
+//! misbehaving: a health check tells them apart, and a dead broker makes the rest of the run
+//! errors naming the likely culprit instead of a wall of timeouts.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::{RwLock, Semaphore};
+
+use crate::corpus::Loaded;
+use crate::exec::{self, Execution, Settings, Verdict};
+use crate::scenario::Version;
+
+use super::cleanup::cleanup;
+use super::grade::Attempt;
+use super::health::alive;
+use super::plan::{Job, overall_limit};
+
+/// What the jobs produced.
+pub(super) struct Ran {
+    /// The attempts of each scenario and version, in no particular order.
+    pub(super) attempts: BTreeMap<(usize, Version), Vec<Attempt>>,
+    /// Whether (and by whose doing, likely) the broker died.
+    pub(super) state: Arc<Shared>,
+}
+
+/// What every job shares.
+struct Context {
+    corpus: Arc<Vec<Loaded>>,
+    settings: Arc<Settings>,
+    redirects: bool,
+    state: Arc<Shared>,
+    permits: Semaphore,
+    /// Exclusive scenarios take the write side: they run while nothing else does.
+    exclusive: RwLock<()>,
+    progress: indicatif::ProgressBar,
+}
+
+/// Runs `jobs`, at most `parallel` at once.
+pub(super) async fn execute(
+    corpus: &[Loaded],
+    jobs: Vec<Job>,
+    parallel: usize,
+    settings: &Arc<Settings>,
+    redirects: bool,
+    progress: &indicatif::ProgressBar,
+) -> Ran {
+    let cx = Arc::new(Context {
+        corpus: Arc::new(corpus.to_vec()),
+        settings: settings.clone(),
+        redirects,
+        state: Arc::new(Shared::default()),
+        permits: Semaphore::new(parallel.max(1)),
+        exclusive: RwLock::new(()),
+        progress: progress.clone(),
+    });
+    let handles: Vec<_> = jobs
+        .into_iter()
+        .map(|job| tokio::spawn(run_job(cx.clone(), job)))
+        .collect();
+    let mut attempts: BTreeMap<(usize, Version), Vec<Attempt>> = BTreeMap::new();
+    for h in handles {
+        if let Ok((key, attempt)) = h.await {
+            attempts.entry(key).or_default().push(attempt);
+        }
+    }
+    Ran {
+        attempts,
+        state: cx.state.clone(),
+    }
+}
+
+/// One job, waiting for its turn.
+async fn run_job(cx: Arc<Context>, job: Job) -> ((usize, Version), Attempt) {
+    let l = &cx.corpus[job.idx];
+    let (_read, _write);
+    if l.scenario.exclusive {
+        _write = cx.exclusive.write().await;
+    } else {
+        _read = cx.exclusive.read().await;
+    }
+    let _permit = cx.permits.acquire().await;
+    let name = format!("{} ({})", l.scenario.id, job.version);
+    cx.progress.set_message(name.clone());
+    let start = Instant::now();
+    let exec = match cx.state.dead() {
+        Some(culprit) => Err(format!(
+            "the broker stopped answering earlier in the run; likely culprit: {culprit}"
+        )),
+        None => bounded(&cx, l, &job, &name).await,
+    };
+    let exec = settle(&cx, &job, &name, exec).await;
+    cx.progress.inc(1);
+    ((job.idx, job.version), (exec, start.elapsed()))
+}
+
+/// Executes the scenario within its overall limit.
+async fn bounded(cx: &Context, l: &Loaded, job: &Job, name: &str) -> Result<Execution, String> {
+    cx.state.begin(name);
+    let limit = overall_limit(&l.scenario, &cx.settings);
+    let run = exec::execute(&l.scenario, job.version, &job.tag, &cx.settings);
+    let r = tokio::time::timeout(limit, run).await;
+    cx.state.end(name);
+    r.map_err(|_| {
+        format!(
+            "the scenario hung: it did not finish within {}",
+            humantime::format_duration(limit)
+        )
+    })
+}
+
+/// After a run: a suspect result asks whether the broker is alive; a live broker is cleaned
+/// up after.
+async fn settle(
+    cx: &Context,
+    job: &Job,
+    name: &str,
+    exec: Result<Execution, String>,
+) -> Result<Execution, String> {
+    let e = match exec {
+        Ok(e) => e,
+        Err(hung) => {
+            return match still_alive(cx, job, name).await {
+                Ok(()) => Err(hung),
+                Err(culprit) => Err(format!(
+                    "{hung}, and the broker stopped answering; likely culprit: {culprit}"
+                )),
+            };
+        }
+    };
+    let suspect = e.unreachable || matches!(e.verdict, Verdict::Fail(_) | Verdict::Error(_));
+    if suspect {
+        if let Err(culprit) = still_alive(cx, job, name).await {
+            return Err(format!(
+                "the broker stopped answering during this scenario; likely culprit: {culprit}"
+            ));
+        }
+        cleanup(&cx.settings, job.version, &e, &job.tag).await;
+    } else if cx.state.dead().is_none() && !cleanup(&cx.settings, job.version, &e, &job.tag).await {
+        // Cleanup stops at its first failure; the broker may have died just after the
+        // scenario's last step. (A pass before the broker died has nothing left to clean.)
+        let _ = still_alive(cx, job, name).await;
+    }
+    Ok(e)
+}
+
+/// `Err(culprit)` once the broker is dead (found now or before).
+async fn still_alive(cx: &Context, job: &Job, name: &str) -> Result<(), String> {
+    if let Some(c) = cx.state.dead() {
+        return Err(c);
+    }
+    if alive(&cx.settings, job.version, cx.redirects).await {
+        Ok(())
+    } else {
+        Err(cx.state.mark_dead(name))
+    }
+}
+
+#[derive(Default)]
+pub(super) struct Shared {
+    in_flight: Mutex<BTreeSet<String>>,
+    recent: Mutex<VecDeque<String>>,
+    dead: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn begin(&self, name: &str) {
+        if let Ok(mut s) = self.in_flight.lock() {
+            s.insert(name.to_owned());
+        }
+    }
+    fn end(&self, name: &str) {
+        if let Ok(mut s) = self.in_flight.lock() {
+            s.remove(name);
+        }
+        if let Ok(mut r) = self.recent.lock() {
+            r.push_back(name.to_owned());
+            if r.len() > 3 {
+                r.pop_front();
+            }
+        }
+    }
+    pub(super) fn dead(&self) -> Option<String> {
+        self.dead.lock().ok().and_then(|d| d.clone())
+    }
+    /// Records the death and names the likely culprits: the scenario that noticed it first,
+    /// then those running beside it or just finished.
+    fn mark_dead(&self, current: &str) -> String {
+        let mut guard = match self.dead.lock() {
+            Ok(g) => g,
+            Err(_) => return current.to_owned(),
+        };
+        if let Some(c) = &*guard {
+            return c.clone();
+        }
+        let mut names = vec![current.to_owned()];
+        if let Ok(s) = self.in_flight.lock() {
+            names.extend(s.iter().filter(|n| *n != current).cloned());
+        }
+        if let Ok(r) = self.recent.lock() {
+            for n in r.iter().rev() {
+                if !names.contains(n) {
+                    names.push(n.clone());
+                }
+            }
+        }
+        let c = names.join(", ");
+        *guard = Some(c.clone());
+        c
+    }
+}
