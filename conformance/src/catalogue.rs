@@ -8,9 +8,9 @@
 //! The data lives in two tab-separated files, `conformance/catalogue/mqtt-3.1.1.tsv` and
 //! `conformance/catalogue/mqtt-5.0.tsv`, which are compiled into the binary with
 //! [`include_str!`] and parsed on first use. Each file is plain UTF-8 with LF line endings: a
-//! header line naming the five columns (`id`, `section`, `actor`, `wire_testable`, `summary`),
-//! then one statement per line in ID order, fields separated by single tabs. The summaries are
-//! the suite's own short paraphrases; read the standard for the exact wording.
+//! header line naming the six columns (`id`, `section`, `actor`, `wire_testable`, `violation`,
+//! `summary`), then one statement per line in ID order, fields separated by single tabs. The
+//! summaries are the suite's own short paraphrases; read the standard for the exact wording.
 //!
 //! The two versions reuse the same ID shapes with different meanings (for example `MQTT-3.1.2-24`
 //! is the Keep Alive timeout in 3.1.1 but the Maximum Packet Size limit in 5.0), so every query
@@ -20,7 +20,7 @@ use std::fmt;
 use std::sync::LazyLock;
 
 /// The header line every catalogue file must start with.
-const HEADER: &str = "id\tsection\tactor\twire_testable\tsummary";
+const HEADER: &str = "id\tsection\tactor\twire_testable\tviolation\tsummary";
 
 /// Raw text of the MQTT 3.1.1 catalogue.
 const MQTT_3_1_1_TSV: &str = include_str!("../catalogue/mqtt-3.1.1.tsv");
@@ -157,6 +157,43 @@ impl fmt::Display for WireTestable {
     }
 }
 
+/// For a statement binding the client: how the server must treat a packet that breaks it.
+///
+/// MQTT 5.0 makes such a packet a Malformed Packet or a Protocol Error (4.13, and each "It is a
+/// Protocol Error to ..." of sections 2 and 3): the server closes the connection, after a
+/// DISCONNECT (or CONNACK) with a fitting code. MQTT 3.1.1 makes every one a protocol violation
+/// the server closes the connection for (MQTT-4.8.0-1), recorded as `protocol_error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Violation {
+    /// Breaking it is nothing the server has to act on (or the statement binds the server).
+    None,
+    /// The server treats the packet as malformed.
+    Malformed,
+    /// The server treats the packet as a Protocol Error (3.1.1: a protocol violation).
+    ProtocolError,
+}
+
+impl Violation {
+    /// The keyword used in the catalogue files: `-`, `malformed` or `protocol_error`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "-",
+            Self::Malformed => "malformed",
+            Self::ProtocolError => "protocol_error",
+        }
+    }
+
+    fn from_keyword(s: &str) -> Option<Self> {
+        match s {
+            "-" => Some(Self::None),
+            "malformed" => Some(Self::Malformed),
+            "protocol_error" => Some(Self::ProtocolError),
+            _ => None,
+        }
+    }
+}
+
 /// One numbered normative statement of an MQTT standard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Statement {
@@ -168,6 +205,8 @@ pub struct Statement {
     pub actor: Actor,
     /// Whether a client-side harness can observe a broker's compliance.
     pub wire_testable: WireTestable,
+    /// For a client statement: what a server receiving a packet that breaks it must do.
+    pub violation: Violation,
     /// A short paraphrase of the requirement (not the standard's wording).
     pub summary: &'static str,
 }
@@ -185,6 +224,14 @@ impl Statement {
     #[must_use]
     pub const fn is_server_partial(&self) -> bool {
         self.actor.binds_server() && matches!(self.wire_testable, WireTestable::Partial)
+    }
+
+    /// Whether the statement binds the client and a server receiving a packet that breaks it
+    /// must treat that packet as malformed or a Protocol Error: the server's reaction is
+    /// testable by sending the forbidden packet.
+    #[must_use]
+    pub const fn is_client_violation(&self) -> bool {
+        matches!(self.actor, Actor::Client) && !matches!(self.violation, Violation::None)
     }
 }
 
@@ -218,9 +265,9 @@ fn parse(text: &'static str, file: &str) -> Vec<Statement> {
         .map(|(index, line)| {
             let number = index + 1;
             let fields: Vec<&'static str> = line.split('\t').collect();
-            let [id, section, actor, wire_testable, summary] = fields[..] else {
+            let [id, section, actor, wire_testable, violation, summary] = fields[..] else {
                 panic!(
-                    "{file}:{number}: expected 5 tab-separated fields, found {}",
+                    "{file}:{number}: expected 6 tab-separated fields, found {}",
                     fields.len()
                 );
             };
@@ -232,6 +279,8 @@ fn parse(text: &'static str, file: &str) -> Vec<Statement> {
                 wire_testable: WireTestable::from_keyword(wire_testable).unwrap_or_else(|| {
                     panic!("{file}:{number}: unknown wire_testable {wire_testable:?}")
                 }),
+                violation: Violation::from_keyword(violation)
+                    .unwrap_or_else(|| panic!("{file}:{number}: unknown violation {violation:?}")),
                 summary,
             }
         })
@@ -353,6 +402,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn client_violation_rows_bind_the_client() {
+        for version in CatalogueVersion::ALL {
+            for s in statements(version) {
+                assert!(
+                    s.violation == Violation::None || s.actor == Actor::Client,
+                    "{version} {}: only client statements name a violation",
+                    s.id
+                );
+            }
+        }
+        assert_eq!(
+            count(CatalogueVersion::V3_1_1, Statement::is_client_violation),
+            22
+        );
+        assert_eq!(
+            count(CatalogueVersion::V5_0, Statement::is_client_violation),
+            33
+        );
     }
 
     #[test]
