@@ -54,8 +54,8 @@ pub enum Action {
         session_expiry: u8,
         /// 5.0 Receive Maximum (0: absent).
         receive_maximum: u8,
-        /// Whether to carry a will on topic `TOPICS[0]`.
-        will: bool,
+        /// The will's topic, if the CONNECT carries one.
+        will: Option<Topic>,
     },
     /// Sends raw bytes on the client's connection (opening one if needed).
     Bytes {
@@ -64,28 +64,28 @@ pub enum Action {
         /// The bytes.
         data: Vec<u8>,
     },
-    /// Subscribes to `FILTERS[filter]`.
+    /// Subscribes to a filter.
     Subscribe {
         /// Client slot.
         client: u8,
-        /// Filter index.
-        filter: u8,
+        /// The filter.
+        filter: Topic,
         /// Requested QoS (mod 3).
         qos: u8,
     },
-    /// Unsubscribes from `FILTERS[filter]`.
+    /// Unsubscribes from a filter.
     Unsubscribe {
         /// Client slot.
         client: u8,
-        /// Filter index.
-        filter: u8,
+        /// The filter.
+        filter: Topic,
     },
-    /// Publishes a unique payload to `TOPICS[topic]`.
+    /// Publishes a unique payload.
     Publish {
         /// Client slot.
         client: u8,
-        /// Topic index.
-        topic: u8,
+        /// The topic.
+        topic: Topic,
         /// QoS (mod 3).
         qos: u8,
         /// RETAIN flag.
@@ -113,18 +113,104 @@ pub enum Action {
     },
 }
 
-/// Runs actions decoded from `data` (see [`actions_from_bytes`]).
+/// A topic name or filter: one of the fixed ones, or one made by the topic grammar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topic {
+    /// `TOPICS[i]` as a name, `FILTERS[i]` as a filter (wrapping).
+    Pool(u8),
+    /// A topic of the grammar's `shape` (mod 8) scaled by `size`: empty levels, deep, one long
+    /// level, `$` topics, shared and wildcard filters, and topics at either side of the
+    /// engine's limits (128 levels, 65,535 bytes). A size byte of 255 makes a 65,535-byte
+    /// topic from three input bytes, so short inputs reach every limit.
+    Made {
+        /// Which shape.
+        shape: u8,
+        /// How large.
+        size: u8,
+    },
+}
+
+impl Topic {
+    /// The topic as a filter for SUBSCRIBE and UNSUBSCRIBE.
+    pub fn filter(self) -> String {
+        match self {
+            Self::Pool(i) => FILTERS[usize::from(i) % FILTERS.len()].to_owned(),
+            Self::Made { shape, size } => made(shape, size, true),
+        }
+    }
+
+    /// The topic as a name for PUBLISH and wills.
+    pub fn name(self) -> String {
+        match self {
+            Self::Pool(i) => TOPICS[usize::from(i) % TOPICS.len()].to_owned(),
+            Self::Made { shape, size } => made(shape, size, false),
+        }
+    }
+}
+
+/// The longest string MQTT can carry.
+const MAX_TOPIC: usize = 65_535;
+
+/// The topic grammar (see [`Topic::Made`]); every result is a valid name (or filter).
+fn made(shape: u8, size: u8, filter: bool) -> String {
+    let n = (usize::from(size) * 257).min(MAX_TOPIC);
+    let levels = |level: &str, count: usize| level.repeat(count.min(MAX_TOPIC / level.len()));
+    let mut t = match shape % 8 {
+        0 => "/".repeat(n.max(1)),
+        1 => levels("a/", n / 2) + "z",
+        2 => "x".repeat(n.max(1)),
+        3 => "$SYS/".to_owned() + &levels("s/", n / 2) + "t",
+        4 if filter => format!("$share/g{size}/") + &levels("a/", n / 2) + "#",
+        4 => levels("a/", n / 2) + "b",
+        5 if filter => levels("+/", n / 2) + "#",
+        5 => levels("b/", n / 2) + "c",
+        // 126 to 129 slashes: 127 to 130 levels, around the default limit of 128.
+        6 => levels("l/", 126 + usize::from(size % 4)) + "x",
+        // 65,530 to 65,535 bytes, the longest topics the protocol allows.
+        _ => "y".repeat(MAX_TOPIC - usize::from(size % 6)),
+    };
+    t.truncate(MAX_TOPIC);
+    t
+}
+
+/// Reads a topic: a byte below 0x80 picks a fixed one; above, two more bytes give a shape
+/// and size for [`made`].
+fn topic_from(byte: &mut impl FnMut() -> u8) -> Topic {
+    let i = byte();
+    if i & 0x80 == 0 {
+        Topic::Pool(i)
+    } else {
+        Topic::Made {
+            shape: byte(),
+            size: byte(),
+        }
+    }
+}
+
+/// Runs actions decoded from `data` (see [`actions_from_bytes`]). When the first byte's
+/// high bit is set, the topic level limit is lifted, so that the deepest topics of the grammar
+/// reach the subscription and retained trees instead of being refused.
 pub fn run_bytes(data: &[u8]) {
-    run(&actions_from_bytes(data));
+    let unbounded = data.first().is_some_and(|b| b & 0x80 != 0);
+    run_with(&actions_from_bytes(data), unbounded);
 }
 
 /// Runs `actions` against a fresh engine with small limits, checking invariants throughout.
 pub fn run(actions: &[Action]) {
+    run_with(actions, false);
+}
+
+fn run_with(actions: &[Action], unbounded_levels: bool) {
     let limits = Limits {
         max_queued_messages: 8,
         receive_maximum: 4,
         outbound_inflight_v3: 4,
-        max_packet_size: 4096,
+        // Large enough for the grammar's longest topics (65,535 bytes) in one packet.
+        max_packet_size: 128 * 1024,
+        max_topic_levels: if unbounded_levels { usize::MAX } else { 128 },
+        max_retained_messages: 16,
+        max_subscriptions_per_session: 16,
+        max_filters_per_subscribe: 4,
         ..Limits::default()
     };
     let mut driver = Driver::new(limits);
@@ -149,6 +235,11 @@ pub fn actions_from_bytes(data: &[u8]) -> Vec<Action> {
             0 => {
                 let (client, version, flags, keep_alive, session_expiry, receive_maximum) =
                     (byte(), byte(), byte(), byte(), byte(), byte());
+                let will = match (flags & 2 != 0, flags & 4 != 0) {
+                    (_, true) => Some(topic_from(&mut byte)),
+                    (true, false) => Some(Topic::Pool(0)),
+                    (false, false) => None,
+                };
                 Action::Connect {
                     client,
                     version,
@@ -156,7 +247,7 @@ pub fn actions_from_bytes(data: &[u8]) -> Vec<Action> {
                     keep_alive,
                     session_expiry,
                     receive_maximum,
-                    will: flags & 2 != 0,
+                    will,
                 }
             }
             1 => {
@@ -167,16 +258,16 @@ pub fn actions_from_bytes(data: &[u8]) -> Vec<Action> {
             }
             2 => Action::Subscribe {
                 client: byte(),
-                filter: byte(),
+                filter: topic_from(&mut byte),
                 qos: byte(),
             },
             3 => Action::Unsubscribe {
                 client: byte(),
-                filter: byte(),
+                filter: topic_from(&mut byte),
             },
             4 => Action::Publish {
                 client: byte(),
-                topic: byte(),
+                topic: topic_from(&mut byte),
                 qos: byte(),
                 retain: byte() & 1 != 0,
             },
@@ -336,9 +427,9 @@ impl Driver {
                             .push(Property::ReceiveMaximum(u16::from(*receive_maximum)));
                     }
                 }
-                if *will {
+                if let Some(will) = will {
                     connect.will = Some(Will {
-                        topic: TOPICS[0].into(),
+                        topic: will.name().into(),
                         payload: format!("will-{slot}").into(),
                         qos: QoS::AtLeastOnce,
                         retain: false,
@@ -367,14 +458,14 @@ impl Driver {
                 filter,
                 qos,
             } => {
-                let filter = FILTERS[usize::from(*filter) % FILTERS.len()];
+                let filter = filter.filter();
                 let qos = QoS::from_u8(qos % 3).unwrap_or_default();
                 let slot = usize::from(*client) % CLIENTS;
                 let id = self.next_id(slot);
                 self.send(slot, Subscribe::single(id, filter, qos).into());
             }
             Action::Unsubscribe { client, filter } => {
-                let filter = FILTERS[usize::from(*filter) % FILTERS.len()];
+                let filter = filter.filter();
                 let slot = usize::from(*client) % CLIENTS;
                 let id = self.next_id(slot);
                 let u = Unsubscribe {
@@ -392,10 +483,7 @@ impl Driver {
             } => {
                 let slot = usize::from(*client) % CLIENTS;
                 self.seq += 1;
-                let mut p = Publish::new(
-                    TOPICS[usize::from(*topic) % TOPICS.len()],
-                    format!("m{}", self.seq),
-                );
+                let mut p = Publish::new(topic.name(), format!("m{}", self.seq));
                 p.qos = QoS::from_u8(qos % 3).unwrap_or_default();
                 p.retain = *retain;
                 if p.qos != QoS::AtMostOnce {
@@ -733,11 +821,11 @@ mod tests {
                 keep_alive: 5,
                 session_expiry: 60,
                 receive_maximum: 2,
-                will: true,
+                will: Some(Topic::Pool(0)),
             },
             Action::Subscribe {
                 client: 0,
-                filter: 0,
+                filter: Topic::Pool(0),
                 qos: 2,
             },
             Action::Connect {
@@ -747,24 +835,24 @@ mod tests {
                 keep_alive: 0,
                 session_expiry: 0,
                 receive_maximum: 0,
-                will: false,
+                will: None,
             },
             Action::Publish {
                 client: 1,
-                topic: 1,
+                topic: Topic::Pool(1),
                 qos: 2,
                 retain: true,
             },
             Action::Publish {
                 client: 1,
-                topic: 2,
+                topic: Topic::Pool(2),
                 qos: 1,
                 retain: false,
             },
             Action::Drop { client: 0 },
             Action::Publish {
                 client: 1,
-                topic: 1,
+                topic: Topic::Pool(1),
                 qos: 2,
                 retain: false,
             },
@@ -775,7 +863,7 @@ mod tests {
                 keep_alive: 5,
                 session_expiry: 60,
                 receive_maximum: 2,
-                will: false,
+                will: None,
             },
             Action::Ack { client: 0 },
             Action::Ack { client: 0 },
@@ -825,5 +913,75 @@ mod tests {
                 .collect();
             run_bytes(&data);
         }
+    }
+    /// The regression seeds for the topic grammar and the limits replay without a failure:
+    /// deep topics in every packet (the recursive trees overflowed the stack on the first),
+    /// topics either side of the limits, retained amplification, redelivery under a smaller
+    /// Receive Maximum.
+    #[test]
+    fn the_topic_grammar_regression_seeds_hold_every_invariant() {
+        for (name, seed) in [
+            (
+                "deep-topics-subscribe-publish-unsubscribe",
+                include_bytes!("../../fuzz/corpus/engine/seed-regression-deep-topics-subscribe-publish-unsubscribe").as_slice(),
+            ),
+            (
+                "deep-topics-refused",
+                include_bytes!("../../fuzz/corpus/engine/seed-regression-deep-topics-refused").as_slice(),
+            ),
+            (
+                "deep-will",
+                include_bytes!("../../fuzz/corpus/engine/seed-regression-deep-will").as_slice(),
+            ),
+            (
+                "deep-will-unbounded",
+                include_bytes!("../../fuzz/corpus/engine/seed-regression-deep-will-unbounded").as_slice(),
+            ),
+            (
+                "levels-at-the-limit",
+                include_bytes!("../../fuzz/corpus/engine/seed-regression-levels-at-the-limit").as_slice(),
+            ),
+            (
+                "longest-topics",
+                include_bytes!("../../fuzz/corpus/engine/seed-regression-longest-topics").as_slice(),
+            ),
+            (
+                "deep-dollar-shared-wildcard",
+                include_bytes!("../../fuzz/corpus/engine/seed-regression-deep-dollar-shared-wildcard").as_slice(),
+            ),
+            (
+                "retained-amplification",
+                include_bytes!("../../fuzz/corpus/engine/seed-regression-retained-amplification").as_slice(),
+            ),
+            (
+                "redelivery-smaller-receive-maximum",
+                include_bytes!("../../fuzz/corpus/engine/seed-regression-redelivery-smaller-receive-maximum").as_slice(),
+            ),
+        ] {
+            eprintln!("seed-regression-{name}");
+            run_bytes(seed);
+        }
+    }
+
+    #[test]
+    fn the_grammar_makes_valid_topics_at_the_limits() {
+        for shape in 0..8 {
+            for size in [0, 1, 127, 255] {
+                let name = made(shape, size, false);
+                let filter = made(shape, size, true);
+                assert!(name.len() <= MAX_TOPIC && filter.len() <= MAX_TOPIC);
+                assert!(
+                    mqtt_codec::topic::validate_name(&name).is_ok(),
+                    "{shape} {size}"
+                );
+                assert!(
+                    mqtt_codec::topic::validate_filter(&filter).is_ok(),
+                    "{shape} {size}"
+                );
+            }
+        }
+        // 255 × 257 = 65,535: a size byte of 255 reaches the protocol's longest topic.
+        assert_eq!(made(2, 255, false).len(), MAX_TOPIC);
+        assert_eq!(made(0, 255, false).matches('/').count(), MAX_TOPIC);
     }
 }

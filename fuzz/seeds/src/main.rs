@@ -64,7 +64,9 @@ const MALFORMED: &[(&str, &[u8])] = &[
 /// ```
 ///
 /// Filters: 0 `a/#`, 1 `a/+`, 2 `+/b`, 3 `#`, 4 `$share/g/a/b`, 5 `a/b`, 6 `$SYS/#`.
-/// Topics: 0 `a`, 1 `a/b`, 2 `a/b/c`, 3 `$SYS/x`, 4 `b`.
+/// Topics: 0 `a`, 1 `a/b`, 2 `a/b/c`, 3 `$SYS/x`, 4 `b`. A filter or topic byte with the high
+/// bit set is followed by a shape and a size byte (the topic grammar, fuzz/README.md); flag 4
+/// of CONNECT adds a will whose topic bytes follow the CONNECT's fields.
 const ENGINE: &[(&str, &[u8])] = &[
     // Two 5.0 clients, a QoS 2 exchange through a wildcard, acks, then a clean and an abrupt end.
     (
