@@ -206,6 +206,11 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Optional TLS listener.
     pub tls: Option<TlsConfig>,
+    /// PEM CA certificates for TLS client certificates (mTLS). When set, every TLS client
+    /// must present a certificate signed by one of them, and the Common Name of its subject
+    /// is the client's user name: no password is asked, a CONNECT user name must match it,
+    /// and the ACL applies to it. Config key `tls_client_ca`.
+    pub tls_client_ca: Option<PathBuf>,
     /// Optional WebSocket listener (subprotocol `mqtt`).
     pub websocket: Option<SocketAddr>,
     /// What the engine enforces.
@@ -217,6 +222,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: None,
+            tls_client_ca: None,
             websocket: None,
             limits: Limits::default(),
         }
@@ -226,7 +232,7 @@ impl Default for Config {
 impl Config {
     /// Reads a config file of `key = value` lines (`#` starts a comment).
     ///
-    /// Keys: `listen`, `tls_listen`, `tls_cert`, `tls_key`, `websocket_listen`,
+    /// Keys: `listen`, `tls_listen`, `tls_cert`, `tls_key`, `tls_client_ca`, `websocket_listen`,
     /// `password_file`, `allow_anonymous`, `max_packet_size`, `max_qos`, `retain_available`,
     /// `wildcard_subscription_available`, `subscription_identifiers_available`,
     /// `shared_subscription_available`, `topic_alias_maximum`, `receive_maximum`,
@@ -270,6 +276,7 @@ impl Config {
                 "tls_listen" => tls_listen = Some(addr()?),
                 "tls_cert" => tls_cert = Some(PathBuf::from(value)),
                 "tls_key" => tls_key = Some(PathBuf::from(value)),
+                "tls_client_ca" => config.tls_client_ca = Some(PathBuf::from(value)),
                 "websocket_listen" => config.websocket = Some(addr()?),
                 "password_file" => l.users = Some(Users::load(std::path::Path::new(value))?),
                 "allow_anonymous" => l.allow_anonymous = flag()?,

@@ -28,6 +28,10 @@ struct Args {
     /// PEM private key for TLS.
     #[arg(long)]
     tls_key: Option<PathBuf>,
+    /// PEM CA certificates for client certificates (mTLS): TLS clients must present one, and
+    /// its subject Common Name is their user name.
+    #[arg(long)]
+    tls_client_ca: Option<PathBuf>,
     /// WebSocket listen address (subprotocol `mqtt`).
     #[arg(long)]
     ws_listen: Option<SocketAddr>,
@@ -104,6 +108,9 @@ fn main() -> ExitCode {
     }
     if let (Some(listen), Some(cert), Some(key)) = (args.tls_listen, args.tls_cert, args.tls_key) {
         config.tls = Some(TlsConfig { listen, cert, key });
+    }
+    if let Some(ca) = args.tls_client_ca {
+        config.tls_client_ca = Some(ca);
     }
     if let Some(ws) = args.ws_listen {
         config.websocket = Some(ws);

@@ -87,13 +87,14 @@ impl Engine {
             self.redirect(conn, version.is_v5(), now);
             return;
         }
-        if let Some((v5_code, v3_code)) = self.connect_refusal(&connect) {
+        let cert_user = self.conns.get(&conn).and_then(|c| c.cert_user.clone());
+        if let Some((v5_code, v3_code)) = self.connect_refusal(&connect, cert_user.as_deref()) {
             let code = if version.is_v5() { v5_code } else { v3_code };
             self.refuse_connect(conn, code, now);
             return;
         }
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.username = connect.username.as_ref().map(|u| u.to_string());
+            c.username = cert_user.or_else(|| connect.username.as_ref().map(|u| u.to_string()));
         }
         let assigned = connect.client_id.is_empty();
         if let Some(connect) = self.start_enhanced_auth(conn, connect, assigned, now) {
@@ -124,8 +125,13 @@ impl Engine {
     }
 
     /// Why a CONNECT is refused before any session is touched, as (5.0, 3.1.1) CONNACK codes:
-    /// the connection limit, the client identifier rules, the credentials, the will.
-    fn connect_refusal(&mut self, connect: &Connect) -> Option<(ReasonCode, ReasonCode)> {
+    /// the connection limit, the client identifier rules, the credentials (a certificate user
+    /// needs no password, but a CONNECT user name must be the same), the will.
+    fn connect_refusal(
+        &mut self,
+        connect: &Connect,
+        cert_user: Option<&str>,
+    ) -> Option<(ReasonCode, ReasonCode)> {
         if self.conns.len() > self.limits.max_connections {
             self.notice.once("connection over max_connections");
             return Some((
@@ -150,7 +156,14 @@ impl Engine {
                 ReasonCode::V3_IDENTIFIER_REJECTED,
             ));
         }
-        if let Some(users) = &self.limits.users {
+        if let Some(user) = cert_user {
+            if connect.username.as_deref().is_some_and(|name| name != user) {
+                return Some((
+                    ReasonCode::BAD_USER_NAME_OR_PASSWORD,
+                    ReasonCode::V3_BAD_USER_NAME_OR_PASSWORD,
+                ));
+            }
+        } else if let Some(users) = &self.limits.users {
             let refused = match (&connect.username, &connect.password) {
                 (Some(user), Some(pass)) if users.check(user, pass) => None,
                 (Some(_), _) => Some((
@@ -164,7 +177,7 @@ impl Engine {
                 return refused;
             }
         }
-        self.refuse_will(connect)
+        self.refuse_will(connect, cert_user.or(connect.username.as_deref()))
     }
 
     /// Enhanced authentication (5.0 4.12): with an Authentication Method, sends the challenge
@@ -206,7 +219,11 @@ impl Engine {
     /// Maximum QoS (MQTT-3.2.2-12), Will Retain without retain support (MQTT-3.2.2-13), a
     /// topic past the topic limits, or one the ACL does not let this user publish to. 3.1.1
     /// has no Maximum QoS nor Retain Available, so only the last two refuse a 3.1.1 will.
-    pub(super) fn refuse_will(&mut self, connect: &Connect) -> Option<(ReasonCode, ReasonCode)> {
+    pub(super) fn refuse_will(
+        &mut self,
+        connect: &Connect,
+        user: Option<&str>,
+    ) -> Option<(ReasonCode, ReasonCode)> {
         let will = connect.will.as_ref()?;
         let l = &self.limits;
         let v5 = connect.protocol.is_v5();
@@ -230,7 +247,6 @@ impl Engine {
                 ReasonCode::V3_SERVER_UNAVAILABLE,
             ));
         }
-        let user = connect.username.as_deref();
         if l.users
             .as_ref()
             .is_some_and(|u| !u.allowed(user, &will.topic, Access::Write))

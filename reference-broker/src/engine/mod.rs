@@ -144,6 +144,8 @@ struct Conn {
     aliases: HashMap<u16, ByteString>,
     problem_info: bool,
     username: Option<String>,
+    /// The user a verified TLS client certificate names: authenticated without a password.
+    cert_user: Option<String>,
     /// Session Expiry Interval of the CONNECT, for the DISCONNECT rule (MQTT-3.14.2-2).
     connect_expiry: u32,
     /// CONNECT held while the enhanced authentication exchange runs.
@@ -242,6 +244,7 @@ impl Engine {
                 aliases: HashMap::new(),
                 problem_info: true,
                 username: None,
+                cert_user: None,
                 connect_expiry: 0,
                 pending: None,
                 enhanced_auth: false,
@@ -422,6 +425,15 @@ impl Engine {
     /// The next thing the shell must do, after draining `poll_transmit`.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// The shell verified a TLS client certificate naming `user` on `conn` (before its
+    /// CONNECT): the connection is that user's, without a password (see
+    /// `Config::tls_client_ca`).
+    pub fn set_certificate_user(&mut self, conn: ConnId, user: String) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.cert_user = Some(user);
+        }
     }
 
     /// How many connections are open.

@@ -27,6 +27,7 @@
 //!   pending buffer (TCP) or channel (TLS, WebSocket), bounded by that budget plus the
 //!   acknowledgements of what the client sent; a connection with output waiting is not read.
 
+mod identity;
 mod tls;
 mod ws;
 
@@ -115,7 +116,7 @@ pub async fn start(config: Config) -> Result<BrokerHandle, Error> {
     )));
     let mut tls_addr = None;
     if let Some(tls_config) = &config.tls {
-        let acceptor = tls::acceptor(tls_config)?;
+        let acceptor = tls::acceptor(tls_config, config.tls_client_ca.as_deref())?;
         let listener = bind(tls_config.listen).await?;
         tls_addr = listener.local_addr().ok();
         tasks.push(tokio::spawn(accept_loop(
@@ -156,6 +157,8 @@ pub(crate) enum Input {
     /// A TLS or WebSocket connection task asks for its handle and output channel.
     Open {
         reply: oneshot::Sender<(ConnId, mpsc::UnboundedReceiver<Output>)>,
+        /// The user a verified TLS client certificate names (mTLS).
+        identity: Option<String>,
     },
     Data(ConnId, Bytes),
     /// The connection task wrote this many bytes of `Output::Data` to its socket.
@@ -233,7 +236,13 @@ async fn accept_loop(
                 Transport::Tls(acceptor) => {
                     let handshake = acceptor.accept(stream);
                     match tokio::time::timeout(timeouts.handshake, handshake).await {
-                        Ok(Ok(tls)) => serve_stream(tls, timeouts, input, stop).await,
+                        Ok(Ok(tls)) => {
+                            // Verified by rustls against the client CA, when one is set.
+                            let identity = (tls.get_ref().1.peer_certificates())
+                                .and_then(|certs| certs.first())
+                                .and_then(|cert| identity::common_name(cert));
+                            serve_stream(tls, identity, timeouts, input, stop).await;
+                        }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "tls handshake failed"),
                         Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
                     }
@@ -247,22 +256,24 @@ async fn accept_loop(
 /// Registers a new TLS or WebSocket connection with the engine task.
 pub(crate) async fn open(
     input: &mpsc::Sender<Input>,
+    identity: Option<String>,
 ) -> Option<(ConnId, mpsc::UnboundedReceiver<Output>)> {
     let (reply, rx) = oneshot::channel();
-    input.send(Input::Open { reply }).await.ok()?;
+    input.send(Input::Open { reply, identity }).await.ok()?;
     rx.await.ok()
 }
 
 /// Moves bytes between a (TLS) byte stream and the engine task until either side closes.
 async fn serve_stream<S>(
     stream: S,
+    identity: Option<String>,
     timeouts: Timeouts,
     input: mpsc::Sender<Input>,
     mut stop: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Some((id, mut out)) = open(&input).await else {
+    let Some((id, mut out)) = open(&input, identity).await else {
         return;
     };
     let (mut reader, mut writer) = tokio::io::split(stream);
@@ -450,11 +461,14 @@ impl Shell {
                 };
                 self.conns.insert(id, Peer::Direct(direct));
             }
-            Input::Open { reply } => {
+            Input::Open { reply, identity } => {
                 if self.full() {
                     return;
                 }
                 let id = self.engine.handle_connect(now);
+                if let Some(user) = identity {
+                    self.engine.set_certificate_user(id, user);
+                }
                 let (tx, rx) = mpsc::unbounded_channel();
                 if reply.send((id, rx)).is_ok() {
                     self.conns.insert(id, Peer::Task(tx));

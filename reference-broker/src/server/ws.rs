@@ -39,7 +39,7 @@ pub(crate) async fn serve(
     let Ok(Ok(ws)) = tokio::time::timeout(timeouts.handshake, upgrade).await else {
         return;
     };
-    let Some((id, mut out)) = open(&input).await else {
+    let Some((id, mut out)) = open(&input, None).await else {
         return;
     };
     let (mut sink, mut source) = ws.split();
