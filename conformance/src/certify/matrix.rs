@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::client::Transcript;
-use crate::runner::{Outcome, RunReport};
+use crate::runner::{Outcome, RunReport, ScenarioResult};
 
 /// The `format` field of every matrix.
 pub const FORMAT: &str = "mqtt-conformance-matrix";
@@ -182,6 +182,15 @@ impl From<Outcome> for CellOutcome {
     }
 }
 
+/// A result's cell outcome: a scenario the broker's death kept from running is "not run".
+pub fn outcome(x: &ScenarioResult) -> CellOutcome {
+    if x.outcome == Outcome::Error && x.message == super::isolate::NOT_RUN {
+        CellOutcome::NotRun
+    } else {
+        x.outcome.into()
+    }
+}
+
 /// The schema of `matrix.json`, pretty-printed.
 pub fn schema_json() -> String {
     let schema = schemars::schema_for!(Matrix);
@@ -213,7 +222,7 @@ pub fn add_results(rows: &mut BTreeMap<(String, String), ScenarioRow>, name: &st
         row.cells.push(Cell {
             broker: name.to_owned(),
             version: x.version.key().to_owned(),
-            outcome: x.outcome.into(),
+            outcome: outcome(x),
             message: x.message.clone(),
             transcript: Transcript::render(&x.transcript),
             duration_ms: u64::try_from(x.duration.as_millis()).unwrap_or(u64::MAX),

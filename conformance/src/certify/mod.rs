@@ -5,6 +5,7 @@
 
 pub mod brokers;
 mod html;
+pub mod isolate;
 pub mod matrix;
 pub mod process;
 mod summary;
@@ -135,14 +136,14 @@ async fn one(list: &BrokerList, e: &BrokerEntry, corpus: &[Loaded], plan: &Plan)
     };
     if let Some(r) = &report {
         for x in &r.results {
-            *column.counts.entry(x.outcome.into()).or_insert(0) += 1;
+            *column.counts.entry(matrix::outcome(x)).or_insert(0) += 1;
         }
         column.broker = r.broker_name.clone();
         column.warnings = r.warnings.clone();
-        column.down = r.warnings.iter().find(|w| w.contains("died")).cloned();
         column.ok = !r.failed();
     }
     column.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
+
     Certified { column, report }
 }
 
@@ -163,7 +164,7 @@ async fn started(
     let url = brokers::fill(&e.url, port, &run_dir, &dir);
     column.url.clone_from(&url);
     let target = Target::parse(&url, &TlsOptions::default()).map_err(Error::Usage)?;
-    let mut process = match &e.start {
+    let mut managed = match &e.start {
         None => None,
         Some(cmd) => {
             let launch = process::Launch {
@@ -174,16 +175,16 @@ async fn started(
                 port: target.port,
                 timeout: Duration::from_secs(e.start_timeout.unwrap_or(60)),
             };
-            Some(launch.start().await?)
+            let stop = e
+                .stop
+                .as_ref()
+                .map(|s| brokers::fill(s, port, &run_dir, &dir));
+            Some(isolate::Managed::start(launch, stop).await?)
         }
     };
-    let result = run_suite(list, e, corpus, plan, target, column).await;
-    if let Some(p) = &mut process {
-        let stop = e
-            .stop
-            .as_ref()
-            .map(|s| brokers::fill(s, port, &run_dir, &dir));
-        p.stop(stop.as_deref(), &dir).await;
+    let result = run_suite(list, e, corpus, plan, target, column, managed.as_mut()).await;
+    if let Some(m) = &mut managed {
+        m.stop().await;
     }
     result
 }
@@ -195,6 +196,7 @@ async fn run_suite(
     plan: &Plan,
     target: Target,
     column: &mut matrix::BrokerColumn,
+    managed: Option<&mut isolate::Managed>,
 ) -> Result<RunReport, Error> {
     let scale = plan.timeout_scale * e.timeout_scale.unwrap_or(1.0);
     let versions = e.versions.clone().unwrap_or_else(|| Version::ALL.to_vec());
@@ -247,6 +249,7 @@ async fn run_suite(
     };
     let bar = indicatif::ProgressBar::hidden();
     let mut r = runner::run(&selected, &profile, &opts, &bar).await?;
+    column.down = isolate::recover(&mut r, &selected, &profile, &opts, managed).await;
     r.warnings.extend(profile.stale(corpus));
     Ok(r)
 }

@@ -110,6 +110,15 @@ impl Process {
         }
     }
 
+    /// Waits at most `bound` for the process to exit; how it exited, if it did.
+    pub async fn exit_within(&mut self, bound: Duration) -> Option<String> {
+        tokio::time::timeout(bound, self.child.wait())
+            .await
+            .ok()?
+            .ok()?;
+        self.exited()
+    }
+
     /// Runs `stop` if given, then signals the process group: SIGTERM, SIGKILL after a grace
     /// period. Always returns.
     pub async fn stop(&mut self, stop: Option<&str>, cwd: &Path) {

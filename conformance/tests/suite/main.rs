@@ -5,6 +5,7 @@ mod cli;
 mod fake;
 mod faults;
 mod grading;
+mod isolation;
 mod junit;
 mod lawful;
 mod probe;
