@@ -673,13 +673,26 @@ impl Driver {
                 }
             }
         }
+        let mut checked = false;
         while let Some(event) = self.engine.poll_event() {
-            let Event::Close { conn } = event;
-            for c in self.clients.iter_mut().flatten() {
-                if c.conn == conn {
-                    c.closed = true;
+            match event {
+                Event::Close { conn } => {
+                    for c in self.clients.iter_mut().flatten() {
+                        if c.conn == conn {
+                            c.closed = true;
+                        }
+                    }
+                }
+                // The driver runs without users; checked here should a run set some.
+                Event::CheckPassword { conn, check } => {
+                    self.engine
+                        .handle_password_checked(conn, check.verify(), self.now);
+                    checked = true;
                 }
             }
+        }
+        if checked {
+            return self.pump();
         }
         if let Err(e) = self.engine.check_invariants() {
             panic!("engine invariant broken: {e}");

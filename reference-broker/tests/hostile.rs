@@ -520,3 +520,44 @@ async fn a_subscriber_that_never_acknowledges_qos_1_or_2_costs_bounded_memory() 
     }
     attack.survived().await;
 }
+
+#[tokio::test]
+async fn a_flood_of_wrong_passwords_does_not_stall_other_clients() {
+    const GUESSES: usize = 12;
+    use mqtt_reference_broker::engine::auth::{ANONYMOUS, Access, Users};
+    let mut users = Users::default();
+    // The full work factor: each check takes the CPU a fraction of a second.
+    users.add("alice", b"right");
+    users.allow(ANONYMOUS, "normal/#", Access::Read);
+    users.allow(ANONYMOUS, "normal/#", Access::Write);
+    let attack = Attack::start(Limits {
+        users: Some(users),
+        allow_anonymous: true,
+        ..Limits::default()
+    })
+    .await;
+    let mut guessers = Vec::new();
+    for i in 0..GUESSES {
+        let mut c = Client::open(attack.addr(), V5).await;
+        let mut connect = Connect::new(V5, format!("guess-{i}"));
+        connect.username = Some("alice".into());
+        connect.password = Some(bytes::Bytes::from(format!("guess {i}")));
+        c.send(connect).await;
+        guessers.push(c);
+    }
+    // Served while the checks run, and every guess refused. (This passes with checks on the
+    // engine's task too, which interleaves other clients between them; what moving them off
+    // it changes is that the engine is not busy for the whole of each one.)
+    timeout(SERVED_WITHIN, serves_a_normal_client(attack.addr()))
+        .await
+        .expect("a normal client waited for the password checks");
+    for mut c in guessers {
+        match c.recv().await {
+            Some(Packet::ConnAck(ack)) => {
+                assert_eq!(ack.code, ReasonCode::BAD_USER_NAME_OR_PASSWORD);
+            }
+            other => panic!("expected CONNACK 0x86, got {other:?}"),
+        }
+    }
+    attack.survived().await;
+}

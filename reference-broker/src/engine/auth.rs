@@ -200,10 +200,18 @@ impl Users {
     /// Whether the password is right for the user. Constant time in the password, and the
     /// same work whether or not the user exists.
     pub fn check(&self, name: &str, password: &[u8]) -> bool {
+        self.password_check(name, password).verify()
+    }
+
+    /// The work of checking `password` for `name`, to run away from the engine (it takes
+    /// [`PBKDF2_ITERATIONS`] rounds): an unknown user is checked against the decoy.
+    pub fn password_check(&self, name: &str, password: &[u8]) -> PasswordCheck {
         let user = self.users.get(name);
-        let c = user.map_or(&self.decoy, |u| &u.credential);
-        let ok = pbkdf2::verify(ALGORITHM, c.iterations, &c.salt, password, &c.hash).is_ok();
-        ok && user.is_some()
+        PasswordCheck {
+            credential: user.map_or(&self.decoy, |u| &u.credential).clone(),
+            known: user.is_some(),
+            password: password.to_vec(),
+        }
     }
 
     /// Whether `user` (`None`: anonymous) may publish to `topic`, or receive a message
@@ -247,6 +255,43 @@ impl Users {
             hex(&credential.salt),
             hex(&credential.hash)
         ))
+    }
+}
+
+/// One password to check: what [`crate::Event::CheckPassword`] hands the shell, which runs
+/// [`PasswordCheck::verify`] off the engine's task and reports the result with
+/// [`crate::Engine::handle_password_checked`].
+#[derive(Clone)]
+pub struct PasswordCheck {
+    credential: Credential,
+    known: bool,
+    password: Vec<u8>,
+}
+
+impl std::fmt::Debug for PasswordCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password.
+        f.debug_struct("PasswordCheck")
+            .field("known", &self.known)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for PasswordCheck {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for PasswordCheck {}
+
+impl PasswordCheck {
+    /// Whether the password is right: PBKDF2 at the credential's rounds, compared in constant
+    /// time, the same work for an unknown user.
+    pub fn verify(&self) -> bool {
+        let c = &self.credential;
+        let ok = pbkdf2::verify(ALGORITHM, c.iterations, &c.salt, &self.password, &c.hash);
+        ok.is_ok() && self.known
     }
 }
 

@@ -59,7 +59,7 @@ impl Engine {
                 self.send(conn, ack.into());
                 self.close(conn, CloseKind::Abnormal, now);
             }
-            ConnState::Authenticating => {
+            ConnState::Authenticating | ConnState::CheckingPassword => {
                 let code = if c.version.is_v5() {
                     err.reason_code()
                 } else {
@@ -96,6 +96,39 @@ impl Engine {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.username = cert_user.or_else(|| connect.username.as_ref().map(|u| u.to_string()));
         }
+        let check = (self.limits.users.as_ref())
+            .filter(|_| self.conns.get(&conn).is_some_and(|c| c.cert_user.is_none()))
+            .and_then(|users| {
+                let (user, pass) = (connect.username.as_ref()?, connect.password.as_ref()?);
+                Some(users.password_check(user, pass))
+            });
+        match check {
+            // The hash runs in the shell, off the engine's task: a flood of logins does not
+            // stall every other client.
+            Some(check) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.state = ConnState::CheckingPassword;
+                    c.pending = Some((connect, false));
+                }
+                self.events.push_back(Event::CheckPassword { conn, check });
+            }
+            None => self.after_credentials(conn, connect, now),
+        }
+    }
+
+    /// The CONNECT once its credentials are accepted: the will, enhanced authentication,
+    /// then the session.
+    pub(super) fn after_credentials(&mut self, conn: ConnId, connect: Box<Connect>, now: Instant) {
+        let user = self.conns.get(&conn).and_then(|c| c.username.clone());
+        if let Some((v5_code, v3_code)) = self.refuse_will(&connect, user.as_deref()) {
+            let code = if connect.protocol.is_v5() {
+                v5_code
+            } else {
+                v3_code
+            };
+            self.refuse_connect(conn, code, now);
+            return;
+        }
         let assigned = connect.client_id.is_empty();
         if let Some(connect) = self.start_enhanced_auth(conn, connect, assigned, now) {
             self.accept_connect(conn, connect, assigned, now);
@@ -125,8 +158,8 @@ impl Engine {
     }
 
     /// Why a CONNECT is refused before any session is touched, as (5.0, 3.1.1) CONNACK codes:
-    /// the connection limit, the client identifier rules, the credentials (a certificate user
-    /// needs no password, but a CONNECT user name must be the same), the will.
+    /// the connection limit, the client identifier rules, missing credentials (a certificate
+    /// user needs no password, but a CONNECT user name must be the same).
     fn connect_refusal(
         &mut self,
         connect: &Connect,
@@ -163,21 +196,19 @@ impl Engine {
                     ReasonCode::V3_BAD_USER_NAME_OR_PASSWORD,
                 ));
             }
-        } else if let Some(users) = &self.limits.users {
-            let refused = match (&connect.username, &connect.password) {
-                (Some(user), Some(pass)) if users.check(user, pass) => None,
-                (Some(_), _) => Some((
+        } else if self.limits.users.is_some() {
+            // A user name with a password is checked by the caller, off the engine's task.
+            return match (&connect.username, &connect.password) {
+                (Some(_), Some(_)) => None,
+                (Some(_), None) => Some((
                     ReasonCode::BAD_USER_NAME_OR_PASSWORD,
                     ReasonCode::V3_BAD_USER_NAME_OR_PASSWORD,
                 )),
                 (None, _) if self.limits.allow_anonymous => None,
                 (None, _) => Some((ReasonCode::NOT_AUTHORIZED, ReasonCode::V3_NOT_AUTHORIZED)),
             };
-            if refused.is_some() {
-                return refused;
-            }
         }
-        self.refuse_will(connect, cert_user.or(connect.username.as_deref()))
+        None
     }
 
     /// Enhanced authentication (5.0 4.12): with an Authentication Method, sends the challenge

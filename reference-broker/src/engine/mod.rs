@@ -94,6 +94,15 @@ pub enum Event {
         /// The connection.
         conn: ConnId,
     },
+    /// Run `check.verify()` (slow on purpose: a password hash) away from the engine, then
+    /// call [`Engine::handle_password_checked`] with the result. The connection reads nothing
+    /// until then.
+    CheckPassword {
+        /// The connection whose CONNECT waits.
+        conn: ConnId,
+        /// The check to run.
+        check: auth::PasswordCheck,
+    },
 }
 
 /// What a deadline in [`Engine::timers`] is for.
@@ -122,6 +131,9 @@ enum ConnState {
     AwaitConnect,
     /// CONNECT received with an authentication method; waiting for the client's AUTH.
     Authenticating,
+    /// CONNECT received with a password; waiting for the shell's verdict. Bytes that arrive
+    /// meanwhile are kept, not decoded.
+    CheckingPassword,
     /// CONNACK 0x00 sent.
     Connected,
 }
@@ -277,6 +289,10 @@ impl Engine {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
             };
+            if c.state == ConnState::CheckingPassword {
+                // Decoded once the password is checked (`handle_password_checked`).
+                return;
+            }
             let mut buf = std::mem::take(&mut c.buf);
             // Peeked before decoding: on a body error the decoder has already cut the packet
             // off the buffer (its docs say otherwise; see the crate report).
@@ -318,6 +334,11 @@ impl Engine {
                 Packet::Auth(a) => self.on_auth_during_connect(conn, a, now),
                 _ => self.refuse_connect(conn, ReasonCode::PROTOCOL_ERROR, now),
             },
+            // Only a shell feeding decoded packets gets here: they wait like bytes would not,
+            // so the CONNECT's refusal rules apply (MQTT-3.1.0-2 is about a second CONNECT).
+            ConnState::CheckingPassword => {
+                self.refuse_connect(conn, ReasonCode::PROTOCOL_ERROR, now);
+            }
             ConnState::Connected => self.on_packet(conn, packet, now),
         }
     }
@@ -425,6 +446,33 @@ impl Engine {
     /// The next thing the shell must do, after draining `poll_transmit`.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// The result of an [`Event::CheckPassword`] for `conn`: the CONNECT goes on, or is
+    /// refused (5.0 CONNACK 0x86, 3.1.1 0x04); then the bytes that waited are decoded.
+    pub fn handle_password_checked(&mut self, conn: ConnId, ok: bool, now: Instant) {
+        let waiting = self.conns.get_mut(&conn).and_then(|c| {
+            (c.state == ConnState::CheckingPassword)
+                .then(|| c.pending.take())
+                .flatten()
+        });
+        let Some((connect, _)) = waiting else {
+            return;
+        };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.state = ConnState::AwaitConnect;
+        }
+        if ok {
+            self.after_credentials(conn, connect, now);
+        } else {
+            let code = if connect.protocol.is_v5() {
+                ReasonCode::BAD_USER_NAME_OR_PASSWORD
+            } else {
+                ReasonCode::V3_BAD_USER_NAME_OR_PASSWORD
+            };
+            self.refuse_connect(conn, code, now);
+        }
+        self.handle_data(conn, &[], now);
     }
 
     /// The shell verified a TLS client certificate naming `user` on `conn` (before its

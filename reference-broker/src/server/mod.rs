@@ -106,7 +106,11 @@ pub async fn start(config: Config) -> Result<BrokerHandle, Error> {
         handshake: config.limits.connect_timeout,
         write: config.limits.write_timeout,
     };
-    tasks.push(tokio::spawn(run_engine(engine, input_rx, stop_rx.clone())));
+    tasks.push(tokio::spawn(run_engine(
+        engine,
+        (input_tx.clone(), input_rx),
+        stop_rx.clone(),
+    )));
     tasks.push(tokio::spawn(accept_loop(
         tcp,
         Transport::Tcp,
@@ -161,6 +165,8 @@ pub(crate) enum Input {
         identity: Option<String>,
     },
     Data(ConnId, Bytes),
+    /// The verdict of an `Event::CheckPassword`.
+    PasswordChecked(ConnId, bool),
     /// The connection task wrote this many bytes of `Output::Data` to its socket.
     Written(ConnId, usize),
     Closed(ConnId),
@@ -382,11 +388,13 @@ struct Shell {
     closing: VecDeque<(Instant, ConnId)>,
     /// Whether refusing a socket past twice `max_connections` has been logged.
     refused_logged: bool,
+    /// For work done off the engine task (password checks) to report back.
+    input: mpsc::Sender<Input>,
 }
 
 async fn run_engine(
     engine: Engine,
-    mut input: mpsc::Receiver<Input>,
+    (input_tx, mut input): (mpsc::Sender<Input>, mpsc::Receiver<Input>),
     mut stop: watch::Receiver<bool>,
 ) {
     let mut shell = Shell {
@@ -396,6 +404,7 @@ async fn run_engine(
         scratch: vec![0; SCRATCH].into_boxed_slice(),
         closing: VecDeque::new(),
         refused_logged: false,
+        input: input_tx,
     };
     let ready = Arc::clone(&shell.ready);
     loop {
@@ -477,6 +486,7 @@ impl Shell {
                 }
             }
             Input::Data(id, data) => self.engine.handle_data(id, &data, now),
+            Input::PasswordChecked(id, ok) => self.engine.handle_password_checked(id, ok, now),
             Input::Written(id, len) => self.engine.handle_written(id, len, now),
             Input::Closed(id) => {
                 self.engine.handle_disconnect(id, now);
@@ -620,6 +630,15 @@ impl Shell {
         }
         while let Some(event) = self.engine.poll_event() {
             match event {
+                Event::CheckPassword { conn, check } => {
+                    // The hash takes a fraction of a second: on the blocking pool, so that
+                    // the engine task keeps serving everyone else meanwhile.
+                    let input = self.input.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let ok = check.verify();
+                        let _ = input.blocking_send(Input::PasswordChecked(conn, ok));
+                    });
+                }
                 Event::Close { conn } => match self.conns.get_mut(&conn) {
                     Some(Peer::Task(tx)) => {
                         let _ = tx.send(Output::Close);

@@ -141,3 +141,23 @@ fn assigned_client_identifiers_are_random() {
         assert_eq!(id.len(), "auto-".len() + 24, "{id}");
     }
 }
+
+#[test]
+fn packets_pipelined_behind_a_connect_wait_for_its_password_check() {
+    let mut h = Harness::with_limits(acl());
+    for (password, answered) in [("a-pw", true), ("wrong", false)] {
+        let c = h.open(V5);
+        let mut connect = login(V5, "pipelined", "alice");
+        connect.password = Some(Bytes::from(password));
+        let mut bytes = Packet::from(connect).to_bytes(V5).unwrap().to_vec();
+        let sub = Packet::from(Subscribe::single(1, "a/x", QoS::AtMostOnce));
+        bytes.extend_from_slice(&sub.to_bytes(V5).unwrap());
+        h.send_raw(c, &bytes);
+        match h.recv(c) {
+            Some(Packet::ConnAck(a)) => assert_eq!(a.code.is_success(), answered),
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+        let suback = matches!(h.recv(c), Some(Packet::SubAck(_)));
+        assert_eq!(suback, answered, "the SUBSCRIBE behind the CONNECT");
+    }
+}

@@ -153,6 +153,12 @@ impl Harness {
                         f.closed = true;
                     }
                 }
+                Event::CheckPassword { conn, check } => {
+                    self.engine
+                        .handle_password_checked(conn, check.verify(), self.now);
+                    // What the engine answered (CONNACK, or more after buffered bytes).
+                    return self.pump();
+                }
             }
         }
         if let Err(e) = self.engine.check_invariants() {
