@@ -37,3 +37,57 @@ impl Error {
         }
     }
 }
+
+/// Why the harness could not check a scenario: never a verdict on the broker, which the
+/// scenario's own steps give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HarnessError {
+    /// No connection to the broker (TCP, TLS or WebSocket failed).
+    #[error("{0}")]
+    Connect(String),
+    /// The connection did not open in time.
+    #[error("connecting to {0} timed out")]
+    ConnectTimeout(String),
+    /// A packet of the scenario cannot be built (the file passed lint, so this is a bad
+    /// combination of values, such as a protocol name over 65,535 bytes).
+    #[error("cannot build the packet: {0}")]
+    Build(String),
+    /// A step names a packet id no earlier step captured.
+    #[error("packet id ${0} was never captured")]
+    NotCaptured(String),
+    /// Sending failed before any byte left.
+    #[error("cannot send: {0}")]
+    Send(String),
+    /// The broker never answered the PINGREQ a step ends with, so the step could not check
+    /// that nothing else arrived.
+    #[error(
+        "could not check: no PINGRESP to the barrier PINGREQ within {} ({before} other events \
+         first); this step relies on it (see pingreq-answered)",
+        humantime::format_duration(*waited)
+    )]
+    NoBarrier {
+        /// How long the step waited.
+        waited: std::time::Duration,
+        /// Events that arrived meanwhile.
+        before: usize,
+    },
+    /// The scenario ran past its overall limit.
+    #[error("the scenario hung: it did not finish within {}", humantime::format_duration(*.0))]
+    Hung(std::time::Duration),
+    /// The broker died, during this scenario or before it ran; the likely culprits.
+    #[error("the broker stopped answering {when}; likely culprit: {culprit}")]
+    BrokerDied {
+        /// "earlier in the run", "during this scenario", ...
+        when: &'static str,
+        /// Scenario names, most likely first.
+        culprit: String,
+    },
+    /// The error of step `step` (1-based).
+    #[error("step {step}: {source}")]
+    Step {
+        /// The step number, from 1.
+        step: usize,
+        /// What went wrong.
+        source: Box<HarnessError>,
+    },
+}

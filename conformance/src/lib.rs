@@ -28,3 +28,4 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod transport;
+pub mod vars;

@@ -1,8 +1,6 @@
 //! Compares an arrived packet with an expectation: only the fields the scenario gives are
 //! compared, and every difference is named.
 
-use std::collections::HashMap;
-
 use mqtt_codec::{Packet, Properties, ReasonCode};
 
 use crate::client::payload_text;
@@ -11,8 +9,7 @@ use crate::scenario::{
     parse_hex,
 };
 
-/// Packet ids captured with `capture_id`.
-pub type Captures = HashMap<String, u16>;
+pub use crate::vars::Captures;
 
 /// Checks `packet` against `spec`. On success, ids named by `capture_id` are stored.
 pub fn check(

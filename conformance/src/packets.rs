@@ -1,5 +1,5 @@
 //! Turns the packet specs of a scenario into bytes, forbidden values and raw overrides
-//! included, with variables substituted.
+//! included, with variables substituted from the run's resolved [`Vars`].
 
 use bytes::{BufMut, Bytes, BytesMut};
 use mqtt_codec::{
@@ -8,24 +8,12 @@ use mqtt_codec::{
 };
 
 use crate::client::summary;
+use crate::error::HarnessError;
 use crate::scenario::{
     AckSpec, ConnectSpec, PacketSpec, PropsSpec, PublishSpec, SubscribeSpec, Version, WireOverride,
     parse_hex,
 };
-
-/// What the packet builder needs from the scenario run.
-pub trait Env {
-    /// Substitutes `{t}`, `{client:<name>}` and `{client}` in text.
-    fn subst(&self, text: &str) -> String;
-    /// Resolves a packet id (literal or captured).
-    fn id(&self, id: &crate::scenario::IdRef) -> Result<u16, String>;
-    /// The protocol version of the run.
-    fn version(&self) -> Version;
-    /// The default client id of the acting client.
-    fn default_client_id(&self) -> String;
-    /// Credentials from the profile or the command line.
-    fn credentials(&self) -> Option<(String, Option<String>)>;
-}
+use crate::vars::Vars;
 
 /// An encoded packet ready to send.
 #[derive(Debug, Clone)]
@@ -41,23 +29,23 @@ pub struct Built {
 }
 
 /// Builds a CONNECT.
-pub fn connect(spec: &ConnectSpec, env: &dyn Env) -> Result<Built, String> {
-    let s = |t: &str| env.subst(t);
-    let version = env.version();
+pub fn connect(spec: &ConnectSpec, vars: &Vars<'_>) -> Result<Built, HarnessError> {
+    let s = |t: &str| vars.subst(t);
+    let version = vars.version;
     let client_id = match &spec.client_id {
         Some(id) => s(id),
-        None => env.default_client_id(),
+        None => vars.client_id(),
     };
     let mut c = Connect::new(version.protocol(), client_id.clone());
     c.clean_start = spec.clean_start.unwrap_or(true);
     c.keep_alive = spec.keep_alive.unwrap_or(60);
     if version.is_v5() {
-        c.properties = props(&spec.properties, env);
+        c.properties = props(&spec.properties, vars);
     }
     let creds = if spec.no_credentials {
         None
     } else {
-        env.credentials()
+        vars.credentials.cloned()
     };
     c.username = spec
         .username
@@ -85,11 +73,11 @@ pub fn connect(spec: &ConnectSpec, env: &dyn Env) -> Result<Built, String> {
         will_qos3 = w.qos > 2;
         c.will = Some(Will {
             topic: topic.into(),
-            payload: payload(w.payload.as_deref(), w.payload_hex.as_deref(), env)?,
+            payload: payload(w.payload.as_deref(), w.payload_hex.as_deref(), vars)?,
             qos: QoS::from_u8(w.qos).unwrap_or(QoS::ExactlyOnce),
             retain: w.retain,
             properties: if version.is_v5() {
-                props(&w.properties, env)
+                props(&w.properties, vars)
             } else {
                 Properties::new()
             },
@@ -112,7 +100,8 @@ pub fn connect(spec: &ConnectSpec, env: &dyn Env) -> Result<Built, String> {
     let mut new_body = Vec::with_capacity(body.len() + 8);
     match &spec.protocol_name {
         Some(name) => {
-            let len = u16::try_from(name.len()).map_err(|_| "protocol name too long")?;
+            let len = u16::try_from(name.len())
+                .map_err(|_| HarnessError::Build("protocol name too long".into()))?;
             new_body.extend_from_slice(&len.to_be_bytes());
             new_body.extend_from_slice(name.as_bytes());
         }
@@ -139,17 +128,17 @@ pub fn connect(spec: &ConnectSpec, env: &dyn Env) -> Result<Built, String> {
 }
 
 /// Builds any packet a `send` step names.
-pub fn packet(spec: &PacketSpec, env: &dyn Env) -> Result<Built, String> {
-    let version = env.version();
+pub fn packet(spec: &PacketSpec, vars: &Vars<'_>) -> Result<Built, HarnessError> {
+    let version = vars.version;
     let (packet, wire, retained, qos3): (Packet, &Option<WireOverride>, Vec<String>, bool) =
         match spec {
-            PacketSpec::Connect(c) => return connect(c, env),
+            PacketSpec::Connect(c) => return connect(c, vars),
             PacketSpec::Publish(p) => {
-                let (pb, retained) = publish(p, env)?;
+                let (pb, retained) = publish(p, vars)?;
                 (Packet::Publish(pb), &p.wire, retained, p.qos > 2)
             }
             PacketSpec::Puback(a) => {
-                let (packet_id, reason, properties) = ack(a, env)?;
+                let (packet_id, reason, properties) = ack(a, vars)?;
                 let p = PubAck {
                     packet_id,
                     reason,
@@ -158,7 +147,7 @@ pub fn packet(spec: &PacketSpec, env: &dyn Env) -> Result<Built, String> {
                 (p.into(), &a.wire, vec![], false)
             }
             PacketSpec::Pubrec(a) => {
-                let (packet_id, reason, properties) = ack(a, env)?;
+                let (packet_id, reason, properties) = ack(a, vars)?;
                 let p = PubRec {
                     packet_id,
                     reason,
@@ -167,7 +156,7 @@ pub fn packet(spec: &PacketSpec, env: &dyn Env) -> Result<Built, String> {
                 (p.into(), &a.wire, vec![], false)
             }
             PacketSpec::Pubrel(a) => {
-                let (packet_id, reason, properties) = ack(a, env)?;
+                let (packet_id, reason, properties) = ack(a, vars)?;
                 let p = PubRel {
                     packet_id,
                     reason,
@@ -176,7 +165,7 @@ pub fn packet(spec: &PacketSpec, env: &dyn Env) -> Result<Built, String> {
                 (p.into(), &a.wire, vec![], false)
             }
             PacketSpec::Pubcomp(a) => {
-                let (packet_id, reason, properties) = ack(a, env)?;
+                let (packet_id, reason, properties) = ack(a, vars)?;
                 let p = PubComp {
                     packet_id,
                     reason,
@@ -184,12 +173,12 @@ pub fn packet(spec: &PacketSpec, env: &dyn Env) -> Result<Built, String> {
                 };
                 (p.into(), &a.wire, vec![], false)
             }
-            PacketSpec::Subscribe(sb) => return subscribe(sb, env),
+            PacketSpec::Subscribe(sb) => return subscribe(sb, vars),
             PacketSpec::Unsubscribe(u) => (
                 Packet::Unsubscribe(Unsubscribe {
-                    packet_id: env.id(&u.id)?,
-                    properties: props(&u.properties, env),
-                    filters: u.filters.iter().map(|f| env.subst(f).into()).collect(),
+                    packet_id: vars.id(&u.id)?,
+                    properties: props(&u.properties, vars),
+                    filters: u.filters.iter().map(|f| vars.subst(f).into()).collect(),
                 }),
                 &u.wire,
                 vec![],
@@ -199,7 +188,7 @@ pub fn packet(spec: &PacketSpec, env: &dyn Env) -> Result<Built, String> {
             PacketSpec::Disconnect(d) => (
                 Packet::Disconnect(Disconnect {
                     reason: ReasonCode(d.code),
-                    properties: props(&d.properties, env),
+                    properties: props(&d.properties, vars),
                 }),
                 &d.wire,
                 vec![],
@@ -208,7 +197,7 @@ pub fn packet(spec: &PacketSpec, env: &dyn Env) -> Result<Built, String> {
             PacketSpec::Auth(a) => (
                 Packet::Auth(Auth {
                     reason: ReasonCode(a.code.unwrap_or(0x18)),
-                    properties: props(&a.properties, env),
+                    properties: props(&a.properties, vars),
                 }),
                 &a.wire,
                 vec![],
@@ -233,21 +222,21 @@ pub fn packet(spec: &PacketSpec, env: &dyn Env) -> Result<Built, String> {
     })
 }
 
-fn publish(p: &PublishSpec, env: &dyn Env) -> Result<(Publish, Vec<String>), String> {
-    let topic = env.subst(&p.topic);
+fn publish(p: &PublishSpec, vars: &Vars<'_>) -> Result<(Publish, Vec<String>), HarnessError> {
+    let topic = vars.subst(&p.topic);
     let mut pb = Publish::new(
         topic.clone(),
-        payload(p.payload.as_deref(), p.payload_hex.as_deref(), env)?,
+        payload(p.payload.as_deref(), p.payload_hex.as_deref(), vars)?,
     );
     pb.qos = QoS::from_u8(p.qos).unwrap_or(QoS::ExactlyOnce);
     pb.retain = p.retain;
     pb.dup = p.dup;
     pb.packet_id = match &p.id {
-        Some(id) => env.id(id)?,
+        Some(id) => vars.id(id)?,
         None => 0,
     };
-    if env.version().is_v5() {
-        pb.properties = props(&p.properties, env);
+    if vars.version.is_v5() {
+        pb.properties = props(&p.properties, vars);
     }
     let retained = if p.retain { vec![topic] } else { vec![] };
     Ok((pb, retained))
@@ -255,19 +244,20 @@ fn publish(p: &PublishSpec, env: &dyn Env) -> Result<(Publish, Vec<String>), Str
 
 /// SUBSCRIBE is encoded here rather than by the codec so the options byte can hold anything
 /// (QoS 3, Retain Handling 3, reserved bits).
-fn subscribe(sb: &SubscribeSpec, env: &dyn Env) -> Result<Built, String> {
-    let version = env.version();
+fn subscribe(sb: &SubscribeSpec, vars: &Vars<'_>) -> Result<Built, HarnessError> {
+    let version = vars.version;
     let mut body = BytesMut::new();
-    body.put_u16(env.id(&sb.id)?);
+    body.put_u16(vars.id(&sb.id)?);
     if version.is_v5() {
-        props(&sb.properties, env)
+        props(&sb.properties, vars)
             .encode(&mut body)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| HarnessError::Build(e.to_string()))?;
     }
-    let mut what = format!("SUBSCRIBE id={}", env.id(&sb.id)?);
+    let mut what = format!("SUBSCRIBE id={}", vars.id(&sb.id)?);
     for f in &sb.filters {
-        let topic = env.subst(&f.topic);
-        let len = u16::try_from(topic.len()).map_err(|_| "topic filter too long")?;
+        let topic = vars.subst(&f.topic);
+        let len = u16::try_from(topic.len())
+            .map_err(|_| HarnessError::Build("topic filter too long".into()))?;
         body.put_u16(len);
         body.put_slice(topic.as_bytes());
         let options = f.options_byte.unwrap_or(
@@ -298,16 +288,16 @@ fn subscribe(sb: &SubscribeSpec, env: &dyn Env) -> Result<Built, String> {
 /// Builds the codec's property list: named fields in declaration order, then user properties,
 /// subscription identifiers and the raw extras.
 /// The fields the four publish acknowledgements share, from their spec.
-fn ack(a: &AckSpec, env: &dyn Env) -> Result<(u16, ReasonCode, Properties), String> {
+fn ack(a: &AckSpec, vars: &Vars<'_>) -> Result<(u16, ReasonCode, Properties), HarnessError> {
     Ok((
-        env.id(&a.id)?,
+        vars.id(&a.id)?,
         ReasonCode(a.code),
-        props(&a.properties, env),
+        props(&a.properties, vars),
     ))
 }
 
-pub fn props(spec: &PropsSpec, env: &dyn Env) -> Properties {
-    let s = |t: &str| env.subst(t);
+pub fn props(spec: &PropsSpec, vars: &Vars<'_>) -> Properties {
+    let s = |t: &str| vars.subst(t);
     let mut out = Properties::new();
     for p in spec.named(&s) {
         out.push(p);
@@ -324,30 +314,32 @@ pub fn props(spec: &PropsSpec, env: &dyn Env) -> Properties {
     out
 }
 
-fn payload(text: Option<&str>, hex: Option<&str>, env: &dyn Env) -> Result<Bytes, String> {
+fn payload(text: Option<&str>, hex: Option<&str>, vars: &Vars<'_>) -> Result<Bytes, HarnessError> {
     match (text, hex) {
-        (Some(_), Some(_)) => Err("give payload or payload_hex, not both".into()),
-        (Some(t), None) => Ok(Bytes::from(env.subst(t))),
-        (None, Some(h)) => parse_hex(h).map(Bytes::from),
+        (Some(_), Some(_)) => Err(HarnessError::Build(
+            "give payload or payload_hex, not both".into(),
+        )),
+        (Some(t), None) => Ok(Bytes::from(vars.subst(t))),
+        (None, Some(h)) => parse_hex(h).map(Bytes::from).map_err(HarnessError::Build),
         (None, None) => Ok(Bytes::new()),
     }
 }
 
-fn encode(packet: &Packet, version: Version) -> Result<Vec<u8>, String> {
+fn encode(packet: &Packet, version: Version) -> Result<Vec<u8>, HarnessError> {
     packet
         .to_bytes(version.protocol())
         .map(|b| b.to_vec())
-        .map_err(|e| format!("cannot encode the packet: {e}"))
+        .map_err(|e| HarnessError::Build(e.to_string()))
 }
 
 /// Splits an encoded packet into its first byte and its body.
-fn split_frame(bytes: &[u8]) -> Result<(u8, &[u8]), String> {
+fn split_frame(bytes: &[u8]) -> Result<(u8, &[u8]), HarnessError> {
     let mut i = 1;
     while i < bytes.len() && i < 5 && bytes[i] & 0x80 != 0 {
         i += 1;
     }
     if i >= bytes.len() {
-        return Err("bad encoded packet".into());
+        return Err(HarnessError::Build("bad encoded packet".into()));
     }
     Ok((bytes[0], &bytes[i + 1..]))
 }
@@ -375,7 +367,7 @@ fn varint(mut n: u32) -> Vec<u8> {
     }
 }
 
-fn apply_wire(bytes: Vec<u8>, w: &WireOverride) -> Result<Vec<u8>, String> {
+fn apply_wire(bytes: Vec<u8>, w: &WireOverride) -> Result<Vec<u8>, HarnessError> {
     let (mut first, body) = split_frame(&bytes)?;
     let body = body.to_vec();
     if let Some(f) = w.flags {
@@ -386,7 +378,7 @@ fn apply_wire(bytes: Vec<u8>, w: &WireOverride) -> Result<Vec<u8>, String> {
     }
     let mut out = vec![first];
     match (&w.remaining_length_hex, w.remaining_length) {
-        (Some(h), _) => out.extend(parse_hex(h)?),
+        (Some(h), _) => out.extend(parse_hex(h).map_err(HarnessError::Build)?),
         (None, Some(n)) => out.extend(varint(n)),
         (None, None) => out.extend(varint(u32::try_from(body.len()).unwrap_or(u32::MAX))),
     }
@@ -395,7 +387,7 @@ fn apply_wire(bytes: Vec<u8>, w: &WireOverride) -> Result<Vec<u8>, String> {
         out.truncate(n);
     }
     if let Some(h) = &w.append_hex {
-        out.extend(parse_hex(h)?);
+        out.extend(parse_hex(h).map_err(HarnessError::Build)?);
     }
     Ok(out)
 }

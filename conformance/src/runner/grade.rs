@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::corpus::Loaded;
+use crate::error::HarnessError;
 use crate::exec::{Execution, Verdict};
 use crate::profile::Profile;
 use crate::scenario::{Level, Version};
@@ -12,7 +13,7 @@ use crate::scenario::{Level, Version};
 use super::{Options, Outcome, ScenarioResult};
 
 /// One repeat of one scenario: its execution (or why there was none) and its wall time.
-pub(super) type Attempt = (Result<Execution, String>, Duration);
+pub(super) type Attempt = (Result<Execution, HarnessError>, Duration);
 
 /// Grades every repeat of every scenario run; a scenario whose repeats differ is flaky.
 pub(super) fn collect(
@@ -68,7 +69,7 @@ pub(super) fn base_result(
 fn grade(
     l: &Loaded,
     v: Version,
-    exec: Result<Execution, String>,
+    exec: Result<Execution, HarnessError>,
     d: Duration,
     profile: &Profile,
     opts: &Options,
@@ -79,7 +80,7 @@ fn grade(
         Ok(e) => e,
         Err(msg) => {
             r.outcome = Outcome::Error;
-            r.message = msg;
+            r.message = msg.to_string();
             return r;
         }
     };
@@ -107,7 +108,7 @@ fn grade(
         }
         Verdict::Error(e) => {
             r.outcome = Outcome::Error;
-            r.message = e;
+            r.message = e.to_string();
         }
     }
     if !opts.strict {

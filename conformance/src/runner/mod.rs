@@ -1,7 +1,7 @@
-//! Schedules scenario runs against one broker, in four parts: [`health`] checks the broker
-//! (and which versions it offers) before, during and after the run; [`plan`] turns the corpus
-//! into jobs and skips; [`schedule`] runs the jobs in parallel, exclusive scenarios alone,
-//! telling a dying broker from a misbehaving one and cleaning up after each; [`grade`] turns
+//! Schedules scenario runs against one broker, in four parts: `health` checks the broker
+//! (and which versions it offers) before, during and after the run; `plan` turns the corpus
+//! into jobs and skips; `schedule` runs the jobs in parallel, exclusive scenarios alone,
+//! telling a dying broker from a misbehaving one and cleaning up after each; `grade` turns
 //! executions into outcomes, repeats and profile deviations included.
 
 mod cleanup;

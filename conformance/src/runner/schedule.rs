@@ -10,6 +10,7 @@ use std::time::Instant;
 use tokio::sync::{RwLock, Semaphore};
 
 use crate::corpus::Loaded;
+use crate::error::HarnessError;
 use crate::exec::{self, Execution, Settings, Verdict};
 use crate::scenario::Version;
 
@@ -86,9 +87,10 @@ async fn run_job(cx: Arc<Context>, job: Job) -> ((usize, Version), Attempt) {
     cx.progress.set_message(name.clone());
     let start = Instant::now();
     let exec = match cx.state.dead() {
-        Some(culprit) => Err(format!(
-            "the broker stopped answering earlier in the run; likely culprit: {culprit}"
-        )),
+        Some(culprit) => Err(HarnessError::BrokerDied {
+            when: "earlier in the run",
+            culprit,
+        }),
         None => bounded(&cx, l, &job, &name).await,
     };
     let exec = settle(&cx, &job, &name, exec).await;
@@ -97,18 +99,18 @@ async fn run_job(cx: Arc<Context>, job: Job) -> ((usize, Version), Attempt) {
 }
 
 /// Executes the scenario within its overall limit.
-async fn bounded(cx: &Context, l: &Loaded, job: &Job, name: &str) -> Result<Execution, String> {
+async fn bounded(
+    cx: &Context,
+    l: &Loaded,
+    job: &Job,
+    name: &str,
+) -> Result<Execution, HarnessError> {
     cx.state.begin(name);
     let limit = overall_limit(&l.scenario, &cx.settings);
     let run = exec::execute(&l.scenario, job.version, &job.tag, &cx.settings);
     let r = tokio::time::timeout(limit, run).await;
     cx.state.end(name);
-    r.map_err(|_| {
-        format!(
-            "the scenario hung: it did not finish within {}",
-            humantime::format_duration(limit)
-        )
-    })
+    r.map_err(|_| HarnessError::Hung(limit))
 }
 
 /// After a run: a suspect result asks whether the broker is alive; a live broker is cleaned
@@ -117,25 +119,27 @@ async fn settle(
     cx: &Context,
     job: &Job,
     name: &str,
-    exec: Result<Execution, String>,
-) -> Result<Execution, String> {
+    exec: Result<Execution, HarnessError>,
+) -> Result<Execution, HarnessError> {
     let e = match exec {
         Ok(e) => e,
         Err(hung) => {
             return match still_alive(cx, job, name).await {
                 Ok(()) => Err(hung),
-                Err(culprit) => Err(format!(
-                    "{hung}, and the broker stopped answering; likely culprit: {culprit}"
-                )),
+                Err(culprit) => Err(HarnessError::BrokerDied {
+                    when: "after the scenario hung",
+                    culprit,
+                }),
             };
         }
     };
     let suspect = e.unreachable || matches!(e.verdict, Verdict::Fail(_) | Verdict::Error(_));
     if suspect {
         if let Err(culprit) = still_alive(cx, job, name).await {
-            return Err(format!(
-                "the broker stopped answering during this scenario; likely culprit: {culprit}"
-            ));
+            return Err(HarnessError::BrokerDied {
+                when: "during this scenario",
+                culprit,
+            });
         }
         cleanup(&cx.settings, job.version, &e, &job.tag).await;
     } else if cx.state.dead().is_none() && !cleanup(&cx.settings, job.version, &e, &job.tag).await {
