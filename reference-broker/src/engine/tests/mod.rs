@@ -5,5 +5,6 @@ mod acl;
 mod connect;
 mod gaps;
 mod harness;
+mod limits;
 mod messages;
 mod v5;
