@@ -3,8 +3,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use mqtt_codec::{
-    Auth, Connect, Disconnect, Packet, Properties, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
-    ReasonCode, Unsubscribe, Will,
+    Auth, ByteString, Connect, Disconnect, Packet, Properties, PubAck, PubComp, PubRec, PubRel,
+    Publish, QoS, ReasonCode, Unsubscribe, Will,
 };
 
 use crate::client::summary;
@@ -30,10 +30,9 @@ pub struct Built {
 
 /// Builds a CONNECT.
 pub fn connect(spec: &ConnectSpec, vars: &Vars<'_>) -> Result<Built, HarnessError> {
-    let s = |t: &str| vars.subst(t);
     let version = vars.version;
     let client_id = match &spec.client_id {
-        Some(id) => s(id),
+        Some(id) => vars.subst(id),
         None => vars.client_id(),
     };
     let mut c = Connect::new(version.protocol(), client_id.clone());
@@ -42,56 +41,77 @@ pub fn connect(spec: &ConnectSpec, vars: &Vars<'_>) -> Result<Built, HarnessErro
     if version.is_v5() {
         c.properties = props(&spec.properties, vars);
     }
-    let creds = if spec.no_credentials {
-        None
-    } else {
-        vars.credentials.cloned()
-    };
-    c.username = spec
-        .username
-        .as_deref()
-        .map(|u| s(u).into())
-        .or_else(|| creds.as_ref().map(|(u, _)| u.clone().into()));
-    c.password = spec
-        .password
-        .as_deref()
-        .map(|p| Bytes::from(s(p)))
-        .or_else(|| {
-            if spec.username.is_some() {
-                None
-            } else {
-                creds.as_ref().and_then(|(_, p)| p.clone().map(Bytes::from))
-            }
-        });
-    let mut retained = Vec::new();
-    let mut will_qos3 = false;
-    if let Some(w) = &spec.will {
-        let topic = s(&w.topic);
-        if w.retain {
-            retained.push(topic.clone());
-        }
-        will_qos3 = w.qos > 2;
-        c.will = Some(Will {
-            topic: topic.into(),
-            payload: payload(w.payload.as_deref(), w.payload_hex.as_deref(), vars)?,
-            qos: QoS::from_u8(w.qos).unwrap_or(QoS::ExactlyOnce),
-            retain: w.retain,
-            properties: if version.is_v5() {
-                props(&w.properties, vars)
-            } else {
-                Properties::new()
-            },
-        });
-    }
+    (c.username, c.password) = login(spec, vars);
+    c.will = will(spec, vars)?;
+    let retained = c
+        .will
+        .as_ref()
+        .filter(|w| w.retain)
+        .map(|w| w.topic.to_string())
+        .into_iter()
+        .collect();
     let packet = Packet::from(c);
-    let what = summary(&packet);
-    let bytes = encode(&packet, version)?;
+    let mut what = summary(&packet);
+    let mut bytes = override_header(spec, encode(&packet, version)?)?;
+    if spec.protocol_name.is_some() || spec.protocol_level.is_some() || spec.connect_flags.is_some()
+    {
+        what.push_str(" (header overridden)");
+    }
+    if let Some(w) = &spec.wire {
+        bytes = apply_wire(bytes, w)?;
+        what.push_str(" (wire overridden)");
+    }
+    Ok(Built {
+        what,
+        bytes,
+        client_id: Some(client_id),
+        retained,
+    })
+}
+
+/// User name and password: the scenario's own, else the run's credentials (a password only
+/// with the run's user name), none with `no_credentials`.
+fn login(spec: &ConnectSpec, vars: &Vars<'_>) -> (Option<ByteString>, Option<Bytes>) {
+    let creds = vars.credentials.filter(|_| !spec.no_credentials);
+    let username = match &spec.username {
+        Some(u) => Some(vars.subst(u).into()),
+        None => creds.map(|(u, _)| u.clone().into()),
+    };
+    let password = match (&spec.password, &spec.username) {
+        (Some(p), _) => Some(Bytes::from(vars.subst(p))),
+        (None, Some(_)) => None,
+        (None, None) => creds.and_then(|(_, p)| p.clone().map(Bytes::from)),
+    };
+    (username, password)
+}
+
+/// The will of a CONNECT (QoS 3 is written into the flags by [`override_header`]).
+fn will(spec: &ConnectSpec, vars: &Vars<'_>) -> Result<Option<Will>, HarnessError> {
+    let Some(w) = &spec.will else {
+        return Ok(None);
+    };
+    Ok(Some(Will {
+        topic: vars.subst(&w.topic).into(),
+        payload: payload(w.payload.as_deref(), w.payload_hex.as_deref(), vars)?,
+        qos: QoS::from_u8(w.qos).unwrap_or(QoS::ExactlyOnce),
+        retain: w.retain,
+        properties: if vars.version.is_v5() {
+            props(&w.properties, vars)
+        } else {
+            Properties::new()
+        },
+    }))
+}
+
+/// Rewrites an encoded CONNECT's protocol name, level and flags as the spec overrides them
+/// (values the codec refuses to encode), keeping the Remaining Length right.
+fn override_header(spec: &ConnectSpec, bytes: Vec<u8>) -> Result<Vec<u8>, HarnessError> {
     let (first, body) = split_frame(&bytes)?;
     let name_len = usize::from(u16::from_be_bytes([body[0], body[1]]));
     let (name_field, rest) = body.split_at(2 + name_len);
     let level = rest[0];
     let mut flags_and_rest = rest[1..].to_vec();
-    if will_qos3 {
+    if spec.will.as_ref().is_some_and(|w| w.qos > 2) {
         flags_and_rest[0] |= 0x18;
     }
     if let Some(f) = spec.connect_flags {
@@ -109,104 +129,24 @@ pub fn connect(spec: &ConnectSpec, vars: &Vars<'_>) -> Result<Built, HarnessErro
     }
     new_body.push(spec.protocol_level.unwrap_or(level));
     new_body.extend_from_slice(&flags_and_rest);
-    let mut bytes = frame(first, &new_body);
-    let mut what = what;
-    if spec.protocol_name.is_some() || spec.protocol_level.is_some() || spec.connect_flags.is_some()
-    {
-        what.push_str(" (header overridden)");
-    }
-    if let Some(w) = &spec.wire {
-        bytes = apply_wire(bytes, w)?;
-        what.push_str(" (wire overridden)");
-    }
-    Ok(Built {
-        what,
-        bytes,
-        client_id: Some(client_id),
-        retained,
-    })
+    Ok(frame(first, &new_body))
 }
 
 /// Builds any packet a `send` step names.
 pub fn packet(spec: &PacketSpec, vars: &Vars<'_>) -> Result<Built, HarnessError> {
-    let version = vars.version;
-    let (packet, wire, retained, qos3): (Packet, &Option<WireOverride>, Vec<String>, bool) =
-        match spec {
-            PacketSpec::Connect(c) => return connect(c, vars),
-            PacketSpec::Publish(p) => {
-                let (pb, retained) = publish(p, vars)?;
-                (Packet::Publish(pb), &p.wire, retained, p.qos > 2)
-            }
-            PacketSpec::Puback(a) => {
-                let (packet_id, reason, properties) = ack(a, vars)?;
-                let p = PubAck {
-                    packet_id,
-                    reason,
-                    properties,
-                };
-                (p.into(), &a.wire, vec![], false)
-            }
-            PacketSpec::Pubrec(a) => {
-                let (packet_id, reason, properties) = ack(a, vars)?;
-                let p = PubRec {
-                    packet_id,
-                    reason,
-                    properties,
-                };
-                (p.into(), &a.wire, vec![], false)
-            }
-            PacketSpec::Pubrel(a) => {
-                let (packet_id, reason, properties) = ack(a, vars)?;
-                let p = PubRel {
-                    packet_id,
-                    reason,
-                    properties,
-                };
-                (p.into(), &a.wire, vec![], false)
-            }
-            PacketSpec::Pubcomp(a) => {
-                let (packet_id, reason, properties) = ack(a, vars)?;
-                let p = PubComp {
-                    packet_id,
-                    reason,
-                    properties,
-                };
-                (p.into(), &a.wire, vec![], false)
-            }
-            PacketSpec::Subscribe(sb) => return subscribe(sb, vars),
-            PacketSpec::Unsubscribe(u) => (
-                Packet::Unsubscribe(Unsubscribe {
-                    packet_id: vars.id(&u.id)?,
-                    properties: props(&u.properties, vars),
-                    filters: u.filters.iter().map(|f| vars.subst(f).into()).collect(),
-                }),
-                &u.wire,
-                vec![],
-                false,
-            ),
-            PacketSpec::Pingreq(p) => (Packet::PingReq, &p.wire, vec![], false),
-            PacketSpec::Disconnect(d) => (
-                Packet::Disconnect(Disconnect {
-                    reason: ReasonCode(d.code),
-                    properties: props(&d.properties, vars),
-                }),
-                &d.wire,
-                vec![],
-                false,
-            ),
-            PacketSpec::Auth(a) => (
-                Packet::Auth(Auth {
-                    reason: ReasonCode(a.code.unwrap_or(0x18)),
-                    properties: props(&a.properties, vars),
-                }),
-                &a.wire,
-                vec![],
-                false,
-            ),
-        };
+    let (packet, wire, retained) = match spec {
+        PacketSpec::Connect(c) => return connect(c, vars),
+        PacketSpec::Subscribe(sb) => return subscribe(sb, vars),
+        PacketSpec::Publish(p) => {
+            let (pb, retained) = publish(p, vars)?;
+            (Packet::Publish(pb), &p.wire, retained)
+        }
+        other => simple(other, vars)?,
+    };
     let mut what = summary(&packet);
-    let mut bytes = encode(&packet, version)?;
-    if qos3 {
+    let mut bytes = encode(&packet, vars.version)?;
+    // QoS 3 cannot be encoded; it is written into the flags of a QoS 2 PUBLISH.
+    if matches!(spec, PacketSpec::Publish(p) if p.qos > 2) {
         bytes[0] |= 0x06;
         what = what.replace("qos=2", "qos=3");
     }
@@ -220,6 +160,84 @@ pub fn packet(spec: &PacketSpec, vars: &Vars<'_>) -> Result<Built, HarnessError>
         client_id: None,
         retained,
     })
+}
+
+/// The acknowledgements, UNSUBSCRIBE, PINGREQ, DISCONNECT and AUTH: the packet, its wire
+/// override, and no retained topic.
+fn simple<'s>(
+    spec: &'s PacketSpec,
+    vars: &Vars<'_>,
+) -> Result<(Packet, &'s Option<WireOverride>, Vec<String>), HarnessError> {
+    let props = |p: &PropsSpec| props(p, vars);
+    let (packet, wire): (Packet, _) = match spec {
+        PacketSpec::Puback(a) => {
+            let (packet_id, reason, properties) = ack(a, vars)?;
+            let p = PubAck {
+                packet_id,
+                reason,
+                properties,
+            };
+            (p.into(), &a.wire)
+        }
+        PacketSpec::Pubrec(a) => {
+            let (packet_id, reason, properties) = ack(a, vars)?;
+            let p = PubRec {
+                packet_id,
+                reason,
+                properties,
+            };
+            (p.into(), &a.wire)
+        }
+        PacketSpec::Pubrel(a) => {
+            let (packet_id, reason, properties) = ack(a, vars)?;
+            let p = PubRel {
+                packet_id,
+                reason,
+                properties,
+            };
+            (p.into(), &a.wire)
+        }
+        PacketSpec::Pubcomp(a) => {
+            let (packet_id, reason, properties) = ack(a, vars)?;
+            let p = PubComp {
+                packet_id,
+                reason,
+                properties,
+            };
+            (p.into(), &a.wire)
+        }
+        PacketSpec::Unsubscribe(u) => {
+            let packet_id = vars.id(&u.id)?;
+            let filters = u.filters.iter().map(|f| vars.subst(f).into()).collect();
+            let properties = props(&u.properties);
+            let p = Unsubscribe {
+                packet_id,
+                properties,
+                filters,
+            };
+            (Packet::Unsubscribe(p), &u.wire)
+        }
+        PacketSpec::Pingreq(p) => (Packet::PingReq, &p.wire),
+        PacketSpec::Disconnect(d) => {
+            let p = Disconnect {
+                reason: ReasonCode(d.code),
+                properties: props(&d.properties),
+            };
+            (Packet::Disconnect(p), &d.wire)
+        }
+        PacketSpec::Auth(a) => {
+            let reason = ReasonCode(a.code.unwrap_or(0x18));
+            let p = Auth {
+                reason,
+                properties: props(&a.properties),
+            };
+            (Packet::Auth(p), &a.wire)
+        }
+        PacketSpec::Connect(_) | PacketSpec::Subscribe(_) | PacketSpec::Publish(_) => {
+            return Err(HarnessError::Build("not a simple packet".into()));
+        }
+    };
+    Ok((packet, wire, Vec::new()))
 }
 
 fn publish(p: &PublishSpec, vars: &Vars<'_>) -> Result<(Publish, Vec<String>), HarnessError> {

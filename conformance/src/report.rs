@@ -84,6 +84,46 @@ pub fn terminal(r: &RunReport, style: Style) -> String {
         if r.strict { ", strict" } else { "" }
     );
     out.push('\n');
+    area_lines(&mut out, r, style);
+    let attention: Vec<&ScenarioResult> = r
+        .results
+        .iter()
+        .filter(|x| {
+            style.verbose
+                || !matches!(x.outcome, Outcome::Pass | Outcome::Skip)
+                || x.flaky.is_some()
+        })
+        .collect();
+    if !attention.is_empty() {
+        out.push('\n');
+    }
+    for res in attention {
+        attention_detail(&mut out, res, style);
+    }
+    if !r.warnings.is_empty() {
+        out.push('\n');
+        for w in &r.warnings {
+            let _ = writeln!(out, "warning: {w}");
+        }
+    }
+    out.push('\n');
+    let counts = r.counts();
+    let parts: Vec<String> = ORDER
+        .iter()
+        .map(|o| format!("{} {}", counts.get(o).copied().unwrap_or(0), label(*o)))
+        .collect();
+    let _ = writeln!(out, "{} total: {}", r.results.len(), parts.join(", "));
+    let (verdict, o) = if r.failed() {
+        ("FAILED", Outcome::Fail)
+    } else {
+        ("OK", Outcome::Pass)
+    };
+    let _ = writeln!(out, "result: {}", paint(style, o, verdict));
+    out
+}
+
+/// One line per area with its counts.
+fn area_lines(out: &mut String, r: &RunReport, style: Style) {
     let mut areas: BTreeMap<&str, BTreeMap<Outcome, usize>> = BTreeMap::new();
     for res in &r.results {
         *areas
@@ -104,84 +144,46 @@ pub fn terminal(r: &RunReport, style: Style) -> String {
             .collect();
         let _ = writeln!(out, "  {area:<width$}  {}", parts.join(", "));
     }
-    let attention: Vec<&ScenarioResult> = r
-        .results
-        .iter()
-        .filter(|x| {
-            style.verbose
-                || !matches!(x.outcome, Outcome::Pass | Outcome::Skip)
-                || x.flaky.is_some()
-        })
-        .collect();
-    if !attention.is_empty() {
-        out.push('\n');
-    }
-    for res in attention {
-        let _ = writeln!(
-            out,
-            "{} {} [{}] {}",
-            paint(style, res.outcome, tag(res.outcome)),
-            res.id,
-            res.version,
-            res.title
-        );
-        if let Some(f) = &res.flaky {
-            let list: Vec<&str> = f.iter().map(|o| o.as_str()).collect();
-            let _ = writeln!(
-                out,
-                "    flaky: outcomes differ between runs: {}",
-                list.join(", ")
-            );
-        }
-        if let Some(f) = &res.failure {
-            let _ = writeln!(out, "    step {}: {}", f.step + 1, f.step_desc);
-            let _ = writeln!(out, "    expected: {}", f.expected);
-            let _ = writeln!(out, "    arrived:  {}", f.arrived);
-            for d in &f.diff {
-                let _ = writeln!(out, "      - {d}");
-            }
-        } else if !res.message.is_empty() {
-            let _ = writeln!(out, "    {}", res.message);
-        }
-        if matches!(
-            res.outcome,
-            Outcome::Fail | Outcome::Error | Outcome::NonStrict
-        ) && !res.transcript.is_empty()
-        {
-            let _ = writeln!(out, "    transcript:");
-            for line in Transcript::render(&res.transcript).lines() {
-                let _ = writeln!(out, "      {line}");
-            }
-        }
-    }
-    if !r.warnings.is_empty() {
-        out.push('\n');
-        for w in &r.warnings {
-            let _ = writeln!(out, "warning: {w}");
-        }
-    }
-    out.push('\n');
-    let counts = r.counts();
-    let parts: Vec<String> = ORDER
-        .iter()
-        .map(|o| format!("{} {}", counts.get(o).copied().unwrap_or(0), label(*o)))
-        .collect();
-    let _ = writeln!(out, "{} total: {}", r.results.len(), parts.join(", "));
-    let verdict = if r.failed() { "FAILED" } else { "OK" };
+}
+
+/// A result that needs attention: its outcome, failure or message, and transcript.
+fn attention_detail(out: &mut String, res: &ScenarioResult, style: Style) {
     let _ = writeln!(
         out,
-        "result: {}",
-        paint(
-            style,
-            if r.failed() {
-                Outcome::Fail
-            } else {
-                Outcome::Pass
-            },
-            verdict
-        )
+        "{} {} [{}] {}",
+        paint(style, res.outcome, tag(res.outcome)),
+        res.id,
+        res.version,
+        res.title
     );
-    out
+    if let Some(f) = &res.flaky {
+        let list: Vec<&str> = f.iter().map(|o| o.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "    flaky: outcomes differ between runs: {}",
+            list.join(", ")
+        );
+    }
+    if let Some(f) = &res.failure {
+        let _ = writeln!(out, "    step {}: {}", f.step + 1, f.step_desc);
+        let _ = writeln!(out, "    expected: {}", f.expected);
+        let _ = writeln!(out, "    arrived:  {}", f.arrived);
+        for d in &f.diff {
+            let _ = writeln!(out, "      - {d}");
+        }
+    } else if !res.message.is_empty() {
+        let _ = writeln!(out, "    {}", res.message);
+    }
+    let shows = matches!(
+        res.outcome,
+        Outcome::Fail | Outcome::Error | Outcome::NonStrict
+    );
+    if shows && !res.transcript.is_empty() {
+        let _ = writeln!(out, "    transcript:");
+        for line in Transcript::render(&res.transcript).lines() {
+            let _ = writeln!(out, "      {line}");
+        }
+    }
 }
 
 /// The JSON report.
@@ -287,51 +289,56 @@ pub fn junit(r: &RunReport) -> String {
             list.len()
         );
         for x in list {
-            let _ = write!(
-                out,
-                "    <testcase classname=\"{}\" name=\"{} [{}]\" time=\"{:.3}\"",
-                xml(area),
-                xml(&x.id),
-                x.version,
-                x.duration.as_secs_f64()
-            );
-            let body = detail(x);
-            if is_failure(x) {
-                let _ = writeln!(
-                    out,
-                    ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
-                    xml(&x.message),
-                    x.outcome.as_str(),
-                    xml(&body)
-                );
-            } else if x.outcome == Outcome::Error {
-                let _ = writeln!(
-                    out,
-                    ">\n      <error message=\"{}\" type=\"error\">{}</error>\n    </testcase>",
-                    xml(&x.message),
-                    xml(&body)
-                );
-            } else if x.outcome == Outcome::Skip {
-                let _ = writeln!(
-                    out,
-                    ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                    xml(&x.message)
-                );
-            } else if !x.message.is_empty() {
-                let _ = writeln!(
-                    out,
-                    ">\n      <system-out>{}: {}</system-out>\n    </testcase>",
-                    x.outcome.as_str(),
-                    xml(&body)
-                );
-            } else {
-                out.push_str("/>\n");
-            }
+            testcase(&mut out, area, x, is_failure(x));
         }
         out.push_str("  </testsuite>\n");
     }
     out.push_str("</testsuites>\n");
     out
+}
+
+/// One `<testcase>`, with its failure, error, skip or non-strict note.
+fn testcase(out: &mut String, area: &str, x: &ScenarioResult, failure: bool) {
+    let _ = write!(
+        out,
+        "    <testcase classname=\"{}\" name=\"{} [{}]\" time=\"{:.3}\"",
+        xml(area),
+        xml(&x.id),
+        x.version,
+        x.duration.as_secs_f64()
+    );
+    let body = detail(x);
+    if failure {
+        let _ = writeln!(
+            out,
+            ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
+            xml(&x.message),
+            x.outcome.as_str(),
+            xml(&body)
+        );
+    } else if x.outcome == Outcome::Error {
+        let _ = writeln!(
+            out,
+            ">\n      <error message=\"{}\" type=\"error\">{}</error>\n    </testcase>",
+            xml(&x.message),
+            xml(&body)
+        );
+    } else if x.outcome == Outcome::Skip {
+        let _ = writeln!(
+            out,
+            ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+            xml(&x.message)
+        );
+    } else if !x.message.is_empty() {
+        let _ = writeln!(
+            out,
+            ">\n      <system-out>{}: {}</system-out>\n    </testcase>",
+            x.outcome.as_str(),
+            xml(&body)
+        );
+    } else {
+        out.push_str("/>\n");
+    }
 }
 
 fn detail(x: &ScenarioResult) -> String {
@@ -380,7 +387,6 @@ pub fn xml(s: &str) -> String {
 /// coverage per normative statement.
 pub fn html(r: &RunReport) -> String {
     let mut o = String::new();
-    let c = r.counts();
     let _ = write!(
         o,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>MQTT conformance: {}</title>\n<style>{CSS}</style></head><body>\n",
@@ -403,6 +409,20 @@ pub fn html(r: &RunReport) -> String {
         if r.failed() { "fail" } else { "pass" },
         if r.failed() { "FAILED" } else { "OK" },
     );
+    html_summary(&mut o, r);
+    html_areas(&mut o, r);
+    html_details(&mut o, r);
+    o.push_str("<h2>Coverage per normative statement</h2>\n<p>Wire-testable statements that bind the server, with the outcome of the scenarios that check them.</p>\n");
+    for v in Version::ALL {
+        html_coverage(&mut o, r, v);
+    }
+    o.push_str("</body></html>\n");
+    o
+}
+
+/// The counts per outcome, and the warnings.
+fn html_summary(o: &mut String, r: &RunReport) {
+    let c = r.counts();
     o.push_str("<h2>Summary</h2><table class=\"counts\"><tr>");
     for oc in ORDER {
         let _ = write!(o, "<th>{}</th>", label(oc));
@@ -424,6 +444,10 @@ pub fn html(r: &RunReport) -> String {
         }
         o.push_str("</ul>\n");
     }
+}
+
+/// One table per area.
+fn html_areas(o: &mut String, r: &RunReport) {
     o.push_str("<h2>Results by area</h2>\n");
     let mut by_area: BTreeMap<&str, Vec<&ScenarioResult>> = BTreeMap::new();
     for x in &r.results {
@@ -457,6 +481,10 @@ pub fn html(r: &RunReport) -> String {
         }
         o.push_str("</table>\n");
     }
+}
+
+/// The failures and transcripts, each with an anchor.
+fn html_details(o: &mut String, r: &RunReport) {
     let detailed: Vec<&ScenarioResult> = r
         .results
         .iter()
@@ -479,52 +507,51 @@ pub fn html(r: &RunReport) -> String {
             );
         }
     }
-    o.push_str("<h2>Coverage per normative statement</h2>\n<p>Wire-testable statements that bind the server, with the outcome of the scenarios that check them.</p>\n");
-    for v in Version::ALL {
-        let mut per: BTreeMap<&str, Vec<&ScenarioResult>> = BTreeMap::new();
-        for x in r.results.iter().filter(|x| x.version == v) {
-            for s in &x.statements {
-                per.entry(s.id.as_str()).or_default().push(x);
-            }
+}
+
+/// The statements of `v` that bind the server, with the worst outcome of their scenarios.
+fn html_coverage(o: &mut String, r: &RunReport, v: Version) {
+    let mut per: BTreeMap<&str, Vec<&ScenarioResult>> = BTreeMap::new();
+    for x in r.results.iter().filter(|x| x.version == v) {
+        for s in &x.statements {
+            per.entry(s.id.as_str()).or_default().push(x);
         }
-        let stmts: Vec<_> = catalogue::statements(v.catalogue())
-            .iter()
-            .filter(|s| s.is_server_wire_testable())
-            .collect();
-        let covered = stmts.iter().filter(|s| per.contains_key(s.id)).count();
+    }
+    let stmts: Vec<_> = catalogue::statements(v.catalogue())
+        .iter()
+        .filter(|s| s.is_server_wire_testable())
+        .collect();
+    let covered = stmts.iter().filter(|s| per.contains_key(s.id)).count();
+    let _ = writeln!(
+        o,
+        "<h3>MQTT {v}: {covered} of {} checked</h3><table class=\"coverage\"><tr><th>Statement</th><th>Section</th><th>Status</th><th>Scenarios</th><th>Summary</th></tr>",
+        stmts.len()
+    );
+    for s in stmts {
+        let (status, class, scen) = match per.get(s.id) {
+            None => ("not checked".to_owned(), "none", String::new()),
+            Some(list) => {
+                let worst = list
+                    .iter()
+                    .map(|x| x.outcome)
+                    .max_by_key(|o| severity(*o))
+                    .unwrap_or(Outcome::Pass);
+                let names: Vec<String> = list
+                    .iter()
+                    .map(|x| format!("{} ({})", xml(&x.id), x.outcome.as_str()))
+                    .collect();
+                (tag(worst).to_owned(), worst.as_str(), names.join(", "))
+            }
+        };
         let _ = writeln!(
             o,
-            "<h3>MQTT {v}: {covered} of {} checked</h3><table class=\"coverage\"><tr><th>Statement</th><th>Section</th><th>Status</th><th>Scenarios</th><th>Summary</th></tr>",
-            stmts.len()
+            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{status}</td><td>{scen}</td><td>{}</td></tr>",
+            xml(s.id),
+            xml(s.section),
+            xml(s.summary)
         );
-        for s in stmts {
-            let (status, class, scen) = match per.get(s.id) {
-                None => ("not checked".to_owned(), "none", String::new()),
-                Some(list) => {
-                    let worst = list
-                        .iter()
-                        .map(|x| x.outcome)
-                        .max_by_key(|o| severity(*o))
-                        .unwrap_or(Outcome::Pass);
-                    let names: Vec<String> = list
-                        .iter()
-                        .map(|x| format!("{} ({})", xml(&x.id), x.outcome.as_str()))
-                        .collect();
-                    (tag(worst).to_owned(), worst.as_str(), names.join(", "))
-                }
-            };
-            let _ = writeln!(
-                o,
-                "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{status}</td><td>{scen}</td><td>{}</td></tr>",
-                xml(s.id),
-                xml(s.section),
-                xml(s.summary)
-            );
-        }
-        o.push_str("</table>\n");
     }
-    o.push_str("</body></html>\n");
-    o
+    o.push_str("</table>\n");
 }
 
 fn severity(o: Outcome) -> u8 {
