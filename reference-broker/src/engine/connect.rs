@@ -87,7 +87,9 @@ impl Engine {
             self.redirect(conn, version.is_v5(), now);
             return;
         }
-        let cert_user = self.conns.get(&conn).and_then(|c| c.cert_user.clone());
+        let cert_user = (self.conns.get(&conn))
+            .filter(|c| c.cert_authenticated)
+            .and_then(|c| c.username.clone());
         if let Some((v5_code, v3_code)) = self.connect_refusal(&connect, cert_user.as_deref()) {
             let code = if version.is_v5() { v5_code } else { v3_code };
             self.refuse_connect(conn, code, now);
@@ -97,7 +99,7 @@ impl Engine {
             c.username = cert_user.or_else(|| connect.username.as_ref().map(|u| u.to_string()));
         }
         let check = (self.limits.users.as_ref())
-            .filter(|_| self.conns.get(&conn).is_some_and(|c| c.cert_user.is_none()))
+            .filter(|_| self.conns.get(&conn).is_some_and(|c| !c.cert_authenticated))
             .and_then(|users| {
                 let (user, pass) = (connect.username.as_ref()?, connect.password.as_ref()?);
                 Some(users.password_check(user, pass))

@@ -57,8 +57,8 @@ pub(crate) struct OutEntry {
 pub(crate) struct Outbound {
     pub(crate) inflight: VecDeque<OutEntry>,
     pub(crate) queue: VecDeque<Delivery>,
-    /// How many in-flight entries are `unsent`.
-    unsent: usize,
+    /// How many in-flight entries are `unsent` (at most 65,535, as packet identifiers).
+    unsent: u16,
     used: HashSet<u16>,
     last_id: u16,
 }
@@ -95,12 +95,12 @@ impl Outbound {
     /// In-flight entries the client has been sent on this connection: what counts against
     /// its Receive Maximum.
     pub(crate) fn sent(&self) -> usize {
-        self.inflight.len() - self.unsent
+        self.inflight.len() - usize::from(self.unsent)
     }
 
     /// How many in-flight entries wait to be resent.
     pub(crate) fn unsent(&self) -> usize {
-        self.unsent
+        usize::from(self.unsent)
     }
 
     /// Marks every in-flight entry unsent (a new connection: nothing was sent on it yet).
@@ -108,7 +108,7 @@ impl Outbound {
         for e in &mut self.inflight {
             e.unsent = true;
         }
-        self.unsent = self.inflight.len();
+        self.unsent = u16::try_from(self.inflight.len()).unwrap_or(u16::MAX);
     }
 
     /// The oldest entry waiting to be resent, now counted as sent.

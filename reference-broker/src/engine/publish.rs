@@ -135,12 +135,12 @@ impl Engine {
                 return Err((ReasonCode::PROTOCOL_ERROR, "no connection"));
             };
             if p.topic.is_empty() {
-                match c.aliases.get(&alias) {
+                match c.aliases.as_ref().and_then(|a| a.get(&alias)) {
                     Some(topic) => p.topic = topic.clone(),
                     None => return Err((ReasonCode::PROTOCOL_ERROR, "unknown topic alias")),
                 }
             } else {
-                c.aliases.insert(alias, p.topic.clone());
+                (c.aliases.get_or_insert_with(Box::default)).insert(alias, p.topic.clone());
             }
         }
         if p.properties.subscription_identifiers().next().is_some() {

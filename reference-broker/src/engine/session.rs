@@ -50,7 +50,7 @@ pub(crate) struct Session {
     pub(crate) window_cap: u16,
     /// The user name the session was created by: with a password file, only that user may
     /// resume or take it over; its ACL rules decide what the session receives.
-    pub(crate) owner: Option<String>,
+    pub(crate) owner: Option<Box<str>>,
 }
 
 impl Session {
@@ -63,7 +63,7 @@ impl Session {
             expiry_interval,
             expires_at: None,
             window_cap: 0,
-            owner,
+            owner: owner.map(String::into_boxed_str),
         }
     }
 }
