@@ -187,6 +187,10 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
             )
         }
     };
+    let mut managed = match &args.broker_cmd {
+        Some(cmd) => Some(start_broker(cmd, &target).await?),
+        None => None,
+    };
     let declared = match (&args.profile, default_profile) {
         (Some(p), _) => Some(Profile::load(p)?),
         (None, Some(p)) => Some(Profile::load(p)?),
@@ -248,7 +252,25 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
     if let Some(h) = broker {
         h.shutdown().await;
     }
-    let mut report = outcome?;
+    let mut report = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(m) = &mut managed {
+                m.stop().await;
+            }
+            return Err(e);
+        }
+    };
+    // A broker that stopped answering is said once; with --broker-cmd the scenario that
+    // kills it is found by restart and re-run.
+    if let Some(note) =
+        certify::isolate::recover(&mut report, &corpus, &profile, &opts, managed.as_mut()).await
+    {
+        outln!("BROKER DOWN: {note}");
+    }
+    if let Some(m) = &mut managed {
+        m.stop().await;
+    }
     if let Some(dir) = &args.record {
         let files = record::write(dir, &report.results)?;
         outln!("recorded {files} transcripts under {}", dir.display());
@@ -294,6 +316,24 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
     } else {
         exit::SUCCESS
     })
+}
+
+/// Starts `--broker-cmd` and waits for the `--broker` port.
+async fn start_broker(cmd: &str, target: &Target) -> Result<certify::isolate::Managed, Error> {
+    let log = std::env::temp_dir().join(format!(
+        "mqtt-conformance-broker-{}.log",
+        std::process::id()
+    ));
+    let launch = certify::process::Launch {
+        command: cmd.to_owned(),
+        cwd: std::env::current_dir().map_err(|e| Error::Usage(e.to_string()))?,
+        log: log.clone(),
+        host: target.host.clone(),
+        port: target.port,
+        timeout: Duration::from_secs(60),
+    };
+    outln!("starting the broker: {cmd} (output in {})", log.display());
+    certify::isolate::Managed::start(launch, None).await
 }
 
 fn write(path: &std::path::Path, text: &str) -> Result<(), Error> {

@@ -139,6 +139,11 @@ pub struct RunArgs {
     /// reference broker, started in-process on a free port.
     #[arg(long, value_name = "URL")]
     pub broker: Option<String>,
+    /// Start the broker with this shell command (own process group, output in the temporary
+    /// folder) and wait for the --broker port; after a death, restart it and re-run the
+    /// suspects one at a time to name the scenario that kills it; stop it at the end.
+    #[arg(long, value_name = "COMMAND", requires = "broker")]
+    pub broker_cmd: Option<String>,
     /// Broker profile: a file, or a built-in name (reference, mosquitto).
     #[arg(long, value_name = "FILE|NAME")]
     pub profile: Option<String>,

@@ -156,9 +156,20 @@ pub async fn recover(
     if victims(report).is_empty() {
         return None;
     }
-    let first = victims(report)[0];
+    let down = victims(report);
+    let first = down
+        .iter()
+        .copied()
+        .find(|&i| !report.results[i].message.contains("earlier in the run"))
+        .unwrap_or(down[0]);
+    let culprits = down
+        .iter()
+        .find_map(|&i| report.results[i].message.split_once(CULPRITS))
+        .map(|(_, list)| list.to_owned())
+        .unwrap_or_default();
     let mut notes = vec![format!(
-        "the broker stopped answering during the run ({} s in; first noticed by {} [{}])",
+        "the broker stopped answering during the run ({} s in; first noticed by {} [{}]; \
+         {CULPRITS}{culprits})",
         report.duration.as_secs(),
         report.results[first].id,
         report.results[first].version
@@ -179,8 +190,14 @@ pub async fn recover(
     }
     let left = victims(report);
     for &i in &left {
-        report.results[i].message = NOT_RUN.into();
-        report.results[i].transcript.clear();
+        let x = &mut report.results[i];
+        if x.message.contains("earlier in the run") {
+            x.message = NOT_RUN.into();
+            x.transcript.clear();
+        } else {
+            // It ran and found the broker gone: say so, without the list of suspects again.
+            x.message = "the broker stopped answering during this scenario".into();
+        }
     }
     if !left.is_empty() {
         notes.push(format!("{} scenarios not run (broker down)", left.len()));

@@ -32,7 +32,7 @@ impl Discovery {
                     .insert(v, format!("not offered: {}", r.describe()));
             }
         }
-        let because = |f: &Found<bool>| (!f.value).then(|| f.how.clone());
+        let because = |f: &Found<bool>| (!f.declared()).then(|| f.how.clone());
         let qos = &self.max_qos;
         let reasons = [
             (Capability::Qos1, (qos.value < 1).then(|| qos.how.clone())),
@@ -94,7 +94,7 @@ impl Discovery {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             max_qos: self.max_qos.value,
-            retain: self.retain.value,
+            retain: self.retain.declared(),
             wildcards: self.wildcards.value,
             shared_subscriptions: self.shared_subscriptions.value,
             subscription_identifiers: self.subscription_identifiers.value,
@@ -107,7 +107,7 @@ impl Discovery {
             // Not discovered: every version has wills; a broker that drops them fails the
             // will scenarios, which is what they are for.
             will: true,
-            persistent_sessions: self.persistent_sessions.value,
+            persistent_sessions: self.persistent_sessions.declared(),
             assigned_client_id: self.assigned_client_id.value,
             response_information: self.response_information.value,
             server_redirection: self.server_redirection.value,
@@ -162,9 +162,21 @@ impl Discovery {
         let mut line = |key: &str, value: String, how: &str| {
             let _ = writeln!(o, "  {key}: {value}  # {}", how.replace('\n', " "));
         };
+        let flag = |f: &Found<bool>| match f.required_by {
+            Some(st) => (
+                "true".to_owned(),
+                format!(
+                    "NOT found ({}); {st} requires it, so it stays declared and its scenarios \
+                     report the violation",
+                    f.how
+                ),
+            ),
+            None => (f.value.to_string(), f.how.clone()),
+        };
         let opt = |v: Option<String>| v.unwrap_or_else(|| "null".into());
         line("max_qos", self.max_qos.value.to_string(), &self.max_qos.how);
-        line("retain", self.retain.value.to_string(), &self.retain.how);
+        let (v, how) = flag(&self.retain);
+        line("retain", v, &how);
         line(
             "wildcards",
             self.wildcards.value.to_string(),
@@ -205,8 +217,8 @@ impl Discovery {
             "true".into(),
             "not discovered: every version has wills",
         );
-        let p = &self.persistent_sessions;
-        line("persistent_sessions", p.value.to_string(), &p.how);
+        let (v, how) = flag(&self.persistent_sessions);
+        line("persistent_sessions", v, &how);
         let a = &self.assigned_client_id;
         line("assigned_client_id", a.value.to_string(), &a.how);
         let r = &self.response_information;

@@ -297,6 +297,12 @@ async fn retain(c: &Ctx<'_>) -> Found<bool> {
     if let Some(how) = c.announced_off(c.props.retain_available(), "Retain Available") {
         return Found::new(false, how);
     }
+    // Nothing in the version lets a broker go without retained messages: they must be
+    // stored (MQTT-3.3.1-5) unless a 5.0 CONNACK says Retain Available 0.
+    retained_by_use(c).await.required("MQTT-3.3.1-5")
+}
+
+async fn retained_by_use(c: &Ctx<'_>) -> Found<bool> {
     let topic = format!("{}/retained", c.prefix);
     let Some(mut publ) = c.session("rp").await else {
         return Found::new(false, "could not connect");
@@ -411,6 +417,17 @@ async fn assigned_id(c: &Ctx<'_>) -> Found<bool> {
 }
 
 async fn persistent(c: &Ctx<'_>) -> Found<bool> {
+    // A session must be resumed (3.1.1 MQTT-3.1.2-4, 5.0 MQTT-3.1.2-5); a 5.0 broker may
+    // shorten its life with a Session Expiry Interval in CONNACK, which the scenarios read.
+    let statement = if c.v5() {
+        "MQTT-3.1.2-5"
+    } else {
+        "MQTT-3.1.2-4"
+    };
+    session_by_use(c).await.required(statement)
+}
+
+async fn session_by_use(c: &Ctx<'_>) -> Found<bool> {
     let id = client_id("ps");
     let v5 = c.v5();
     let keep = |k: &mut mqtt_codec::Connect| {

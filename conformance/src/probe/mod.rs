@@ -25,6 +25,9 @@ pub struct Found<T> {
     pub value: T,
     /// How it was found, one line.
     pub how: String,
+    /// The statement that makes the feature mandatory, when it was found missing by use
+    /// and the version gives no lawful way to go without it (no CONNACK announcement).
+    pub required_by: Option<&'static str>,
 }
 
 impl<T> Found<T> {
@@ -32,7 +35,24 @@ impl<T> Found<T> {
         Self {
             value,
             how: how.into(),
+            required_by: None,
         }
+    }
+}
+
+impl Found<bool> {
+    /// Missing, but the spec requires it: a violation to report, not a capability to skip.
+    fn required(mut self, statement: &'static str) -> Self {
+        if !self.value {
+            self.required_by = Some(statement);
+        }
+        self
+    }
+
+    /// The value a profile declares: a feature the spec requires stays on even when the
+    /// broker lacks it, so that its scenarios run and report the violation.
+    pub fn declared(&self) -> bool {
+        self.value || self.required_by.is_some()
     }
 }
 

@@ -143,8 +143,13 @@ async fn capabilities_found_by_use_without_mqtt5() {
             .how
             .contains("granted QoS 1 for a QoS 2 subscription")
     );
-    // Without Retain Available to read, the retained message is simply not kept.
-    assert!(!p.capabilities.retain, "{}", found.retain.how);
+    // Without Retain Available to read, the retained message is simply not kept: 3.1.1
+    // gives no lawful way to do that (MQTT-3.3.1-5), so the profile keeps `retain` and its
+    // scenarios report the violation instead of skipping.
+    assert!(!found.retain.value, "{}", found.retain.how);
+    assert_eq!(found.retain.required_by, Some("MQTT-3.3.1-5"));
+    assert!(p.capabilities.retain);
+    assert!(found.yaml(None).contains("retain: true  # NOT found"));
     assert!(!p.capabilities.wildcards, "{}", found.wildcards.how);
     assert!(p.missing(&[Capability::TopicAlias]).is_some());
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # rabbitmq.sh RUN PORT: RabbitMQ with only its MQTT plugin, listening on 127.0.0.1:PORT, every
 # file (config, data, logs, Erlang cookie) under RUN, its own epmd on a free port: nothing
-# outside the process group is touched. Anonymous MQTT clients act as the built-in guest user.
+# outside the process group is touched. The one user is `u` with password `p`, the credentials
+# the scenarios' well-formed CONNECTs carry; anonymous MQTT clients act as that user.
 set -eu
 RUN=$1 PORT=$2
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -10,9 +11,11 @@ epmd -address 127.0.0.1 -port "$ERL_EPMD_PORT" &
 cat >"$RUN/rabbitmq.conf" <<CONF
 listeners.tcp = none
 mqtt.listeners.tcp.default = 127.0.0.1:$PORT
+default_user = u
+default_pass = p
 mqtt.allow_anonymous = true
-mqtt.default_user = guest
-mqtt.default_pass = guest
+mqtt.default_user = u
+mqtt.default_pass = p
 log.console = false
 CONF
 echo '[rabbitmq_mqtt].' >"$RUN/enabled_plugins"
