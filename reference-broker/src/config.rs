@@ -140,7 +140,55 @@ pub enum RedirectKind {
     ServerMoved,
 }
 
+/// Config file values that take effect once the whole file is read.
+#[derive(Default)]
+struct Later {
+    tls_listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    server_reference: Option<String>,
+    server_moved: bool,
+}
+
 impl Limits {
+    /// Sets a numeric config file key; an unknown key is an error.
+    fn set_number(
+        &mut self,
+        key: &str,
+        num: u64,
+        bad: &impl Fn(&str) -> Error,
+    ) -> Result<(), Error> {
+        let n16 = || u16::try_from(num).map_err(|_| bad("out of range"));
+        let n32 = || u32::try_from(num).map_err(|_| bad("out of range"));
+        let size = usize::try_from(num).unwrap_or(usize::MAX);
+        let secs = Duration::from_secs(num);
+        match key {
+            "max_packet_size" => self.max_packet_size = n32()?,
+            "topic_alias_maximum" => self.topic_alias_maximum = n16()?,
+            "receive_maximum" => self.receive_maximum = n16()?.max(1),
+            "outbound_inflight_v3" => self.outbound_inflight_v3 = n16()?.max(1),
+            "max_inflight_messages" => self.max_inflight_messages = n16()?.max(1),
+            "max_keep_alive" => self.max_keep_alive = Some(n16()?),
+            "max_queued_messages" => self.max_queued_messages = size,
+            "max_outbound_buffer" => self.max_outbound_buffer = size,
+            "max_session_expiry_interval" => self.max_session_expiry_interval = Some(n32()?),
+            "v3_session_expiry_interval" => self.v3_session_expiry_interval = Some(n32()?),
+            "max_topic_levels" => self.max_topic_levels = size.max(1),
+            "max_topic_bytes" => self.max_topic_bytes = size.max(1),
+            "max_filters_per_subscribe" => self.max_filters_per_subscribe = size,
+            "max_subscriptions_per_session" => self.max_subscriptions_per_session = size,
+            "max_retained_messages" => self.max_retained_messages = size,
+            "max_retained_bytes" => self.max_retained_bytes = size,
+            "max_connections" => self.max_connections = size,
+            "max_sessions" => self.max_sessions = size,
+            "max_queued_bytes" => self.max_queued_bytes = size,
+            "connect_timeout_secs" => self.connect_timeout = secs,
+            "write_timeout_secs" => self.write_timeout = secs,
+            _ => return Err(bad("unknown key")),
+        }
+        Ok(())
+    }
+
     /// Whether a topic name or filter is within [`Limits::max_topic_bytes`] and
     /// [`Limits::max_topic_levels`]. Counts without splitting, so a hostile topic costs one
     /// pass over its bytes.
@@ -249,8 +297,7 @@ impl Config {
             source,
         })?;
         let mut config = Self::default();
-        let (mut tls_listen, mut tls_cert, mut tls_key) = (None, None, None);
-        let (mut server_reference, mut server_moved) = (None, false);
+        let mut later = Later::default();
         for (n, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("").trim();
             if line.is_empty() {
@@ -264,90 +311,70 @@ impl Config {
                 .split_once('=')
                 .ok_or_else(|| bad("expected key = value"))?;
             let (key, value) = (key.trim(), value.trim().trim_matches('"'));
-            let addr = || value.parse::<SocketAddr>().map_err(|_| bad("bad address"));
-            let flag = || {
-                value
-                    .parse::<bool>()
-                    .map_err(|_| bad("expected true or false"))
-            };
-            let l = &mut config.limits;
-            match key {
-                "listen" => config.listen = addr()?,
-                "tls_listen" => tls_listen = Some(addr()?),
-                "tls_cert" => tls_cert = Some(PathBuf::from(value)),
-                "tls_key" => tls_key = Some(PathBuf::from(value)),
-                "tls_client_ca" => config.tls_client_ca = Some(PathBuf::from(value)),
-                "websocket_listen" => config.websocket = Some(addr()?),
-                "password_file" => l.users = Some(Users::load(std::path::Path::new(value))?),
-                "allow_anonymous" => l.allow_anonymous = flag()?,
-                "server_reference" => server_reference = Some(value.to_owned()),
-                "server_moved" => server_moved = flag()?,
-                "retain_available" => l.retain_available = flag()?,
-                "wildcard_subscription_available" => l.wildcard_subscription_available = flag()?,
-                "subscription_identifiers_available" => {
-                    l.subscription_identifiers_available = flag()?;
-                }
-                "shared_subscription_available" => l.shared_subscription_available = flag()?,
-                "max_qos" => {
-                    l.max_qos = value
-                        .parse::<u8>()
-                        .ok()
-                        .and_then(QoS::from_u8)
-                        .ok_or_else(|| bad("expected 0, 1 or 2"))?;
-                }
-                _ => {
-                    let num = value.parse::<u64>().map_err(|_| bad("expected a number"))?;
-                    let n16 = || u16::try_from(num).map_err(|_| bad("out of range"));
-                    let n32 = || u32::try_from(num).map_err(|_| bad("out of range"));
-                    let size = usize::try_from(num).unwrap_or(usize::MAX);
-                    match key {
-                        "max_packet_size" => {
-                            l.max_packet_size =
-                                u32::try_from(num).map_err(|_| bad("out of range"))?;
-                        }
-                        "topic_alias_maximum" => l.topic_alias_maximum = n16()?,
-                        "receive_maximum" => l.receive_maximum = n16()?.max(1),
-                        "outbound_inflight_v3" => l.outbound_inflight_v3 = n16()?.max(1),
-                        "max_inflight_messages" => l.max_inflight_messages = n16()?.max(1),
-                        "max_keep_alive" => l.max_keep_alive = Some(n16()?),
-                        "max_queued_messages" => l.max_queued_messages = size,
-                        "max_outbound_buffer" => l.max_outbound_buffer = size,
-                        "max_session_expiry_interval" => {
-                            l.max_session_expiry_interval = Some(n32()?);
-                        }
-                        "v3_session_expiry_interval" => {
-                            l.v3_session_expiry_interval = Some(n32()?);
-                        }
-                        "max_topic_levels" => l.max_topic_levels = size.max(1),
-                        "max_topic_bytes" => l.max_topic_bytes = size.max(1),
-                        "max_filters_per_subscribe" => l.max_filters_per_subscribe = size,
-                        "max_subscriptions_per_session" => {
-                            l.max_subscriptions_per_session = size;
-                        }
-                        "max_retained_messages" => l.max_retained_messages = size,
-                        "max_retained_bytes" => l.max_retained_bytes = size,
-                        "max_connections" => l.max_connections = size,
-                        "max_sessions" => l.max_sessions = size,
-                        "max_queued_bytes" => l.max_queued_bytes = size,
-                        "connect_timeout_secs" => l.connect_timeout = Duration::from_secs(num),
-                        "write_timeout_secs" => l.write_timeout = Duration::from_secs(num),
-                        _ => return Err(bad("unknown key")),
-                    }
-                }
+            if !config.set_text(&mut later, key, value, &bad)? {
+                let num = value.parse::<u64>().map_err(|_| bad("expected a number"))?;
+                config.limits.set_number(key, num, &bad)?;
             }
         }
-        config.limits.redirect = server_reference.map(|reference| Redirect {
-            kind: if server_moved {
+        config.limits.redirect = later.server_reference.map(|reference| Redirect {
+            kind: if later.server_moved {
                 RedirectKind::ServerMoved
             } else {
                 RedirectKind::UseAnotherServer
             },
             reference,
         });
-        if let (Some(listen), Some(cert), Some(key)) = (tls_listen, tls_cert, tls_key) {
+        if let (Some(listen), Some(cert), Some(key)) =
+            (later.tls_listen, later.tls_cert, later.tls_key)
+        {
             config.tls = Some(TlsConfig { listen, cert, key });
         }
         Ok(config)
+    }
+
+    /// Sets a key whose value is an address, a path, a flag or a QoS; false if `key` is none
+    /// of those.
+    fn set_text(
+        &mut self,
+        later: &mut Later,
+        key: &str,
+        value: &str,
+        bad: &impl Fn(&str) -> Error,
+    ) -> Result<bool, Error> {
+        let addr = || value.parse::<SocketAddr>().map_err(|_| bad("bad address"));
+        let flag = || {
+            value
+                .parse::<bool>()
+                .map_err(|_| bad("expected true or false"))
+        };
+        let l = &mut self.limits;
+        match key {
+            "listen" => self.listen = addr()?,
+            "tls_listen" => later.tls_listen = Some(addr()?),
+            "tls_cert" => later.tls_cert = Some(PathBuf::from(value)),
+            "tls_key" => later.tls_key = Some(PathBuf::from(value)),
+            "tls_client_ca" => self.tls_client_ca = Some(PathBuf::from(value)),
+            "websocket_listen" => self.websocket = Some(addr()?),
+            "password_file" => l.users = Some(Users::load(std::path::Path::new(value))?),
+            "allow_anonymous" => l.allow_anonymous = flag()?,
+            "server_reference" => later.server_reference = Some(value.to_owned()),
+            "server_moved" => later.server_moved = flag()?,
+            "retain_available" => l.retain_available = flag()?,
+            "wildcard_subscription_available" => l.wildcard_subscription_available = flag()?,
+            "subscription_identifiers_available" => {
+                l.subscription_identifiers_available = flag()?;
+            }
+            "shared_subscription_available" => l.shared_subscription_available = flag()?,
+            "max_qos" => {
+                l.max_qos = value
+                    .parse::<u8>()
+                    .ok()
+                    .and_then(QoS::from_u8)
+                    .ok_or_else(|| bad("expected 0, 1 or 2"))?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 }
 
@@ -367,6 +394,24 @@ mod tests {
         };
         assert!(small.topic_fits(&"x".repeat(4096)));
         assert!(!small.topic_fits(&"x".repeat(4097)));
+    }
+
+    #[test]
+    fn a_bad_line_is_an_error_naming_it() {
+        let path = std::env::temp_dir().join(format!("broker-bad-{}.conf", std::process::id()));
+        for (text, line) in [
+            ("max_sessions = 3\nmax_sesions = 3\n", 2),
+            ("max_inflight_messages = 70000\n", 1),
+            ("# c\nmax_topic_levels = many\n", 2),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = Config::from_file(&path).unwrap_err();
+            assert!(
+                matches!(err, Error::Config { line: l, .. } if l == line),
+                "{text}: {err}"
+            );
+        }
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]
