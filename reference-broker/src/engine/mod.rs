@@ -24,6 +24,7 @@
 
 pub mod auth;
 mod close;
+mod conn;
 mod connect;
 mod inflight;
 mod invariants;
@@ -66,6 +67,8 @@ use timers::Timers;
 use topics::SubscriptionTree;
 use will::PendingWills;
 
+use conn::{CloseKind, Conn, ConnState, Outbox, Timer};
+
 pub(crate) use connect::peek_connect_level;
 
 /// Splits `$share/{group}/{filter}` into the group and the filter (for the fuzz driver).
@@ -103,92 +106,6 @@ pub enum Event {
         /// The check to run.
         check: auth::PasswordCheck,
     },
-}
-
-/// What a deadline in [`Engine::timers`] is for.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Timer {
-    /// The connect timeout before CONNACK, the keep alive after.
-    Conn(ConnId),
-    /// An offline session's expiry.
-    Session(ByteString),
-}
-
-/// Why a connection is being closed, which decides what happens to its will.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum CloseKind {
-    /// DISCONNECT without 0x04: the will is discarded.
-    Normal,
-    /// Network drop, keep alive, protocol error, DISCONNECT 0x04: the will is published.
-    Abnormal,
-    /// Another connection took the session over; `clean` if it starts a new session.
-    Takeover { clean: bool },
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum ConnState {
-    /// Waiting for CONNECT.
-    AwaitConnect,
-    /// CONNECT received with an authentication method; waiting for the client's AUTH.
-    Authenticating,
-    /// CONNECT received with a password; waiting for the shell's verdict. Bytes that arrive
-    /// meanwhile are kept, not decoded.
-    CheckingPassword,
-    /// CONNACK 0x00 sent.
-    Connected,
-}
-
-#[derive(Debug)]
-struct Conn {
-    state: ConnState,
-    decoder: Decoder,
-    buf: BytesMut,
-    version: ProtocolVersion,
-    opened: Instant,
-    keep_alive: KeepAlive,
-    client_id: Option<ByteString>,
-    /// Boxed: most connections have none.
-    will: Option<Box<Will>>,
-    /// The client's Receive Maximum: our outbound window.
-    window: u16,
-    /// The client's Maximum Packet Size (5.0); `u32::MAX` when none.
-    max_packet_size: u32,
-    /// Inbound topic aliases; boxed and created on first use, as most clients use none.
-    #[expect(
-        clippy::box_collection,
-        reason = "an empty HashMap is 48 bytes in every connection; the box is 8"
-    )]
-    aliases: Option<Box<HashMap<u16, ByteString>>>,
-    problem_info: bool,
-    username: Option<String>,
-    /// Whether `username` comes from a verified TLS client certificate: authenticated
-    /// without a password.
-    cert_authenticated: bool,
-    /// Session Expiry Interval of the CONNECT, for the DISCONNECT rule (MQTT-3.14.2-2).
-    connect_expiry: u32,
-    /// CONNECT held while the enhanced authentication exchange runs.
-    pending: Option<(Box<Connect>, bool)>,
-    /// Whether the CONNECT carried an Authentication Method: only then may AUTH follow.
-    enhanced_auth: bool,
-}
-
-/// Output waiting for one connection. It outlives the connection's `Conn` until written
-/// (a closed connection's last packets), so it holds nothing but bytes and their accounting;
-/// the connection's facts (version, the client's Maximum Packet Size) live in `Conn`.
-#[derive(Debug)]
-struct Outbox {
-    buf: BytesMut,
-    queued: bool,
-    closed: bool,
-    /// Bytes handed out by `poll_transmit` that the shell has not reported written.
-    unwritten: usize,
-}
-
-impl Outbox {
-    /// Whether more than `limit` bytes wait for the socket: the client reads too slowly.
-    fn congested(&self, limit: usize) -> bool {
-        self.buf.len().saturating_add(self.unwritten) > limit
-    }
 }
 
 /// The broker: sessions, subscriptions, retained messages and every connection's protocol
@@ -246,41 +163,12 @@ impl Engine {
         self.next_conn += 1;
         let id = ConnId(self.next_conn);
         let max = usize::try_from(self.limits.max_packet_size).unwrap_or(usize::MAX);
-        self.conns.insert(
-            id,
-            Box::new(Conn {
-                state: ConnState::AwaitConnect,
-                decoder: Decoder::new(ProtocolVersion::V5_0).with_max_packet_size(max),
-                buf: BytesMut::new(),
-                version: ProtocolVersion::V3_1_1,
-                opened: now,
-                keep_alive: KeepAlive::new(0, now),
-                client_id: None,
-                will: None,
-                window: 1,
-                max_packet_size: u32::MAX,
-                aliases: None,
-                problem_info: true,
-                username: None,
-                cert_authenticated: false,
-                connect_expiry: 0,
-                pending: None,
-                enhanced_auth: false,
-            }),
-        );
+        self.conns.insert(id, Box::new(Conn::new(now, max)));
         self.timers.set(
             Timer::Conn(id),
             now.checked_add(self.limits.connect_timeout),
         );
-        self.outbox.insert(
-            id,
-            Outbox {
-                buf: BytesMut::new(),
-                queued: false,
-                closed: false,
-                unwritten: 0,
-            },
-        );
+        self.outbox.insert(id, Outbox::default());
         id
     }
 
