@@ -1383,6 +1383,15 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     {
         p("statements".into(), "cites no statement".into());
     }
+    validate_statements(s, &mut p);
+    for (i, step) in s.steps.iter().enumerate() {
+        validate_step(s, i, step, &mut p);
+    }
+    out
+}
+
+/// Each cited statement exists in the catalogue of each version it is cited for.
+fn validate_statements(s: &Scenario, p: &mut impl FnMut(String, String)) {
     for (level, raw) in s.statements.all() {
         let field = format!("statements.{}", level.as_str());
         let (id, only) = split_statement(raw);
@@ -1413,85 +1422,108 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
             }
         }
     }
-    for (i, step) in s.steps.iter().enumerate() {
-        let field = format!("steps[{i}] ({})", step.action.key());
-        if let Action::ExpectUnordered(UnorderedSpec { packets, .. })
-        | Action::ExpectAcross(AcrossSpec { packets, .. }) = &step.action
-        {
-            if packets.iter().all(|item| item.optional) {
-                p(
-                    field.clone(),
-                    "needs at least one packet that is not optional".into(),
-                );
-            }
-        }
-        if let Action::ExpectAcross(across) = &step.action {
-            if across.clients.len() < 2 {
-                p(
-                    field.clone(),
-                    "expect_across needs at least two clients".into(),
-                );
-            }
-        }
-        if let Action::ExpectOneOf(alts) = &step.action {
-            if alts.len() < 2 {
-                p(
-                    field.clone(),
-                    "expect_one_of needs at least two alternatives".into(),
-                );
-            }
-            for (j, a) in alts.iter().enumerate() {
-                let n = usize::from(a.expect.is_some())
-                    + usize::from(a.expect_closed.is_some())
-                    + usize::from(a.expect_nothing.is_some());
-                if n != 1 {
-                    p(
-                        format!("{field}[{j}]"),
-                        "an alternative has exactly one of expect, expect_closed, expect_nothing"
-                            .into(),
-                    );
-                }
-            }
-        }
-        if let Action::Send(PacketSpec::Connect(c)) = &step.action {
-            if c.connack.is_some() {
-                p(
-                    field.clone(),
-                    "`connack` belongs on a connect step, not on send".into(),
-                );
-            }
-        }
-        if let Action::Send(PacketSpec::Publish(pb)) = &step.action {
-            if pb.qos > 0 && pb.id.is_none() {
-                p(field.clone(), "a PUBLISH with QoS > 0 needs an `id`".into());
-            }
-        }
-        if let Action::SendHex(h) = &step.action {
-            if let Err(e) = parse_hex(h) {
-                p(field.clone(), e);
-            }
-        }
-        if let Some(vs) = &step.versions {
-            for v in vs {
-                if !s.versions.contains(v) {
-                    p(
-                        field.clone(),
-                        format!("guard names {v}, which the scenario does not run"),
-                    );
-                }
-            }
-        }
-        if !s.clients.is_empty()
-            && !s.clients.contains_key(&step.client)
-            && !matches!(step.action, Action::Wait(_))
-        {
+}
+
+/// One step: the shape of its action, its guard and its client.
+fn validate_step(s: &Scenario, i: usize, step: &Step, p: &mut impl FnMut(String, String)) {
+    let field = format!("steps[{i}] ({})", step.action.key());
+    validate_expectation(&field, step, p);
+    if let Action::Send(PacketSpec::Connect(c)) = &step.action {
+        if c.connack.is_some() {
             p(
                 field.clone(),
-                format!("client `{}` is not declared in `clients`", step.client),
+                "`connack` belongs on a connect step, not on send".into(),
             );
         }
     }
-    out
+    if let Action::Send(PacketSpec::Publish(pb)) = &step.action {
+        if pb.qos > 0 && pb.id.is_none() {
+            p(field.clone(), "a PUBLISH with QoS > 0 needs an `id`".into());
+        }
+    }
+    if let Action::SendHex(h) = &step.action {
+        if let Err(e) = parse_hex(h) {
+            p(field.clone(), e);
+        }
+    }
+    if let Some(vs) = &step.versions {
+        for v in vs {
+            if !s.versions.contains(v) {
+                p(
+                    field.clone(),
+                    format!("guard names {v}, which the scenario does not run"),
+                );
+            }
+        }
+    }
+    if !s.clients.is_empty()
+        && !s.clients.contains_key(&step.client)
+        && !matches!(step.action, Action::Wait(_))
+    {
+        p(
+            field.clone(),
+            format!("client `{}` is not declared in `clients`", step.client),
+        );
+    }
+}
+
+/// The shape of an expectation step: alternatives, unordered packets, closes.
+fn validate_expectation(field: &str, step: &Step, p: &mut impl FnMut(String, String)) {
+    let field = field.to_owned();
+    if let Action::ExpectUnordered(UnorderedSpec { packets, .. })
+    | Action::ExpectAcross(AcrossSpec { packets, .. }) = &step.action
+    {
+        if packets.iter().all(|item| item.optional) {
+            p(
+                field.clone(),
+                "needs at least one packet that is not optional".into(),
+            );
+        }
+    }
+    if let Action::ExpectAcross(across) = &step.action {
+        if across.clients.len() < 2 {
+            p(
+                field.clone(),
+                "expect_across needs at least two clients".into(),
+            );
+        }
+    }
+    if let Action::ExpectOneOf(alts) = &step.action {
+        if alts.len() < 2 {
+            p(
+                field.clone(),
+                "expect_one_of needs at least two alternatives".into(),
+            );
+        }
+        for (j, a) in alts.iter().enumerate() {
+            let n = usize::from(a.expect.is_some())
+                + usize::from(a.expect_closed.is_some())
+                + usize::from(a.expect_nothing.is_some());
+            if n != 1 {
+                p(
+                    format!("{field}[{j}]"),
+                    "an alternative has exactly one of expect, expect_closed, expect_nothing"
+                        .into(),
+                );
+            }
+        }
+    }
+    let closes = match &step.action {
+        Action::ExpectClosed(c) => vec![c],
+        Action::ExpectOneOf(alts) => alts
+            .iter()
+            .filter_map(|a| a.expect_closed.as_ref())
+            .collect(),
+        _ => Vec::new(),
+    };
+    for c in closes {
+        if c.connack_level.is_some() && c.connack.is_none() {
+            p(
+                field.clone(),
+                "`connack_level` grades the CONNACK of `connack`, which is missing".into(),
+            );
+        }
+    }
 }
 
 /// Parses hex written with optional spaces, newlines and `#` comments to the end of a line.

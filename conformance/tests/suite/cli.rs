@@ -144,4 +144,13 @@ fn lint_names_file_line_and_field() {
         text.contains("`MQTT-9.9.9-9` is not a statement of MQTT 5.0"),
         "{text}"
     );
+
+    let dir = scenario_dir(&[(
+        "x/level-alone.yaml",
+        "id: level-alone\ntitle: T.\nstatements: { must: [MQTT-3.1.2-2] }\nversions: [5.0]\nsteps:\n  - { client: a, expect_closed: { connack_level: must } }\n",
+    )]);
+    let out = bin().arg("lint").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("`connack_level` grades"), "{text}");
 }
