@@ -177,3 +177,52 @@ async fn silent_port_reports_every_version_refused() {
     let why = found.refusal(ProtocolVersion::V5_0).unwrap().describe();
     assert!(why.contains("no CONNACK"), "{why}");
 }
+
+/// `run` without `--profile` against a broker announcing Maximum QoS 1 and no wildcards: the
+/// scenarios needing them are skipped with the reason found, none fails, and the others run.
+#[tokio::test]
+async fn run_without_profile_skips_what_the_broker_lawfully_lacks() {
+    let limits = Limits {
+        max_qos: QoS::AtLeastOnce,
+        wildcard_subscription_available: false,
+        ..Limits::default()
+    };
+    let broker = mqtt_reference_broker::start(Config {
+        limits,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("mqtt://{}", broker.tcp_addr());
+    let (out, _) = crate::support::run_cli(&[
+        "run",
+        "--broker",
+        &url,
+        "--filter",
+        "qos2-order-preserved",
+        "--filter",
+        "unsubscribe-filter-not-used-as-pattern",
+        "--filter",
+        "pingreq-answered",
+        "--color",
+        "never",
+        "--verbose",
+    ])
+    .await;
+    broker.shutdown().await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("no --profile: capabilities discovered"),
+        "{stdout}"
+    );
+    // 5.0 reads the CONNACK, 3.1.1 finds it by use: both are reasons, neither a failure.
+    assert!(stdout.contains("qos2: "), "{stdout}");
+    assert!(stdout.contains("Maximum QoS 1"), "{stdout}");
+    assert!(
+        stdout.contains("Wildcard Subscription Available 0"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("0 failed"), "{stdout}");
+    assert!(stdout.contains("2 passed"), "{stdout}");
+}
