@@ -80,7 +80,11 @@ fn certify_command(args: &CertifyArgs) -> Result<i32, Error> {
         ));
     }
     let list = certify::BrokerList::load(&args.list)?;
-    let corpus = select(corpus::load(&args.scenarios)?, &args.filter, &Version::ALL)?;
+    let corpus = select(
+        corpus::load(&args.scenarios)?,
+        &args.filter,
+        &Version::EVERY,
+    )?;
     if corpus.is_empty() {
         return Err(Error::Usage("no scenario matches the selection".into()));
     }
@@ -352,7 +356,7 @@ fn versions(keys: &[String]) -> Vec<Version> {
     if keys.is_empty() {
         return Version::ALL.to_vec();
     }
-    Version::ALL
+    Version::EVERY
         .into_iter()
         .filter(|v| keys.iter().any(|k| Version::from_key(k) == Some(*v)))
         .collect()

@@ -109,7 +109,13 @@ impl Statements {
         ] {
             for raw in ids {
                 let (id, only) = split_statement(raw);
-                if only.is_none_or(|v| v == version) {
+                // 3.1 cites 3.1.1's statements, `@3.1.1` ones included.
+                let as_version = if version == Version::V3_1 {
+                    Version::V3_1_1
+                } else {
+                    version
+                };
+                if only.is_none_or(|v| v == as_version) {
                     out.push(StatementRef {
                         id: id.to_owned(),
                         level,
@@ -141,6 +147,9 @@ pub fn split_statement(raw: &str) -> (&str, Option<Version>) {
 /// An MQTT protocol version a scenario runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Version {
+    /// MQTT 3.1 (protocol name `MQIsdp`, level 3). It has no statement ids of its own: a
+    /// scenario lists it where 3.1 behaves as 3.1.1, and cites 3.1.1's statements.
+    V3_1,
     /// MQTT 3.1.1 (protocol level 4).
     V3_1_1,
     /// MQTT 5.0 (protocol level 5).
@@ -148,20 +157,25 @@ pub enum Version {
 }
 
 impl Version {
-    /// Both versions, oldest first.
+    /// The versions a run covers unless told otherwise, oldest first.
     pub const ALL: [Self; 2] = [Self::V3_1_1, Self::V5_0];
 
-    /// `"3.1.1"` or `"5.0"`.
+    /// Every version, 3.1 included (it runs only when asked for), oldest first.
+    pub const EVERY: [Self; 3] = [Self::V3_1, Self::V3_1_1, Self::V5_0];
+
+    /// `"3.1"`, `"3.1.1"` or `"5.0"`.
     pub fn key(self) -> &'static str {
         match self {
+            Self::V3_1 => "3.1",
             Self::V3_1_1 => "3.1.1",
             Self::V5_0 => "5.0",
         }
     }
 
-    /// Parses `3.1.1`, `5.0` or `5`.
+    /// Parses `3.1`, `3.1.1`, `5.0` or `5`.
     pub fn from_key(key: &str) -> Option<Self> {
         match key.trim() {
+            "3.1" | "3" => Some(Self::V3_1),
             "3.1.1" | "4" => Some(Self::V3_1_1),
             "5.0" | "5" => Some(Self::V5_0),
             _ => None,
@@ -171,15 +185,16 @@ impl Version {
     /// The codec's version.
     pub fn protocol(self) -> mqtt_codec::ProtocolVersion {
         match self {
+            Self::V3_1 => mqtt_codec::ProtocolVersion::V3_1,
             Self::V3_1_1 => mqtt_codec::ProtocolVersion::V3_1_1,
             Self::V5_0 => mqtt_codec::ProtocolVersion::V5_0,
         }
     }
 
-    /// The catalogue's version.
+    /// The catalogue's version (3.1 cites 3.1.1's statements).
     pub fn catalogue(self) -> CatalogueVersion {
         match self {
-            Self::V3_1_1 => CatalogueVersion::V3_1_1,
+            Self::V3_1 | Self::V3_1_1 => CatalogueVersion::V3_1_1,
             Self::V5_0 => CatalogueVersion::V5_0,
         }
     }
@@ -202,7 +217,7 @@ impl<'de> Deserialize<'de> for Version {
         impl Visitor<'_> for V {
             type Value = Version;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an MQTT version: 3.1.1 or 5.0")
+                f.write_str("an MQTT version: 3.1, 3.1.1 or 5.0")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Version, E> {
                 Version::from_key(v).ok_or_else(|| E::invalid_value(de::Unexpected::Str(v), &self))
@@ -210,6 +225,8 @@ impl<'de> Deserialize<'de> for Version {
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Version, E> {
                 if (v - 5.0).abs() < f64::EPSILON {
                     Ok(Version::V5_0)
+                } else if (v - 3.1).abs() < 1e-9 {
+                    Ok(Version::V3_1)
                 } else {
                     Err(E::invalid_value(de::Unexpected::Float(v), &self))
                 }
@@ -237,8 +254,8 @@ impl JsonSchema for Version {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "An MQTT version: 3.1.1 or 5.0 (YAML reads an unquoted 5.0 as a number).",
-            "anyOf": [ { "enum": ["3.1.1", "5.0", "5"] }, { "enum": [5.0] } ]
+            "description": "An MQTT version: 3.1, 3.1.1 or 5.0 (YAML reads an unquoted 3.1 or 5.0 as a number).",
+            "anyOf": [ { "enum": ["3.1", "3.1.1", "5.0", "5"] }, { "enum": [3.1, 5.0] } ]
         })
     }
 }

@@ -63,7 +63,7 @@ fn main() {
                 Arc::clone(&settings),
                 Arc::clone(&exclusive),
             );
-            let tag = format!("t{n}v{}", u8::from(version.is_v5()));
+            let tag = format!("t{n}v{}", version.protocol().level());
             let offered = loaded.scenario.requires.iter().all(|c| profile.has(*c));
             trials.push(
                 Trial::test(name, move || {

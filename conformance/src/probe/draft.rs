@@ -12,7 +12,7 @@ use crate::scenario::{Capability, Version};
 impl Discovery {
     /// The suite's versions the broker accepted a CONNECT under.
     pub fn suite_versions(&self) -> Vec<Version> {
-        Version::ALL
+        Version::EVERY
             .into_iter()
             .filter(|v| self.offers(v.protocol()))
             .collect()
@@ -26,7 +26,7 @@ impl Discovery {
         p.name = "(discovered)".into();
         p.versions = self.suite_versions();
         p.capabilities = self.capabilities();
-        for v in Version::ALL {
+        for v in Version::EVERY {
             if let Some(r) = self.refusal(v.protocol()) {
                 p.refused
                     .insert(v, format!("not offered: {}", r.describe()));
