@@ -14,6 +14,7 @@ use mqtt_codec::{Decoded, Decoder, Packet, ProtocolVersion};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use crate::error::HarnessError;
 use crate::transport::Target;
 
 /// Direction of a transcript entry.
@@ -156,8 +157,8 @@ impl Connection {
         name: &str,
         version: ProtocolVersion,
         transcript: Transcript,
-    ) -> Result<Self, String> {
-        let stream = target.connect().await?;
+    ) -> Result<Self, HarnessError> {
+        let stream = target.connect().await.map_err(HarnessError::Connect)?;
         transcript.push(
             name,
             Dir::Event,
@@ -188,21 +189,21 @@ impl Connection {
     }
 
     /// Encodes and sends a packet.
-    pub async fn send_packet(&mut self, packet: &Packet) -> Result<(), String> {
+    pub async fn send_packet(&mut self, packet: &Packet) -> Result<(), HarnessError> {
         let bytes = packet
             .to_bytes(self.version)
-            .map_err(|e| format!("cannot encode {packet:?}: {e}"))?;
+            .map_err(|e| HarnessError::Build(format!("{packet:?}: {e}")))?;
         self.send_bytes(summary(packet), &bytes).await
     }
 
     /// Sends raw bytes, recorded with the given description.
-    pub async fn send_bytes(&mut self, what: String, bytes: &[u8]) -> Result<(), String> {
+    pub async fn send_bytes(&mut self, what: String, bytes: &[u8]) -> Result<(), HarnessError> {
         self.transcript.push(&self.name, Dir::Sent, what, bytes);
         self.last_sent = Instant::now();
         let w = self
             .writer
             .as_mut()
-            .ok_or_else(|| "the connection is already closed".to_owned())?;
+            .ok_or_else(|| HarnessError::Send("the connection is already closed".into()))?;
         // A broker may close before reading everything we write; the close is an event the
         // scenario judges, so a write error is recorded and not fatal.
         if let Err(e) = w.write_all(bytes).await {

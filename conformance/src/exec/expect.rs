@@ -245,7 +245,7 @@ impl Run<'_> {
         };
         conn.send_packet(&Packet::PingReq)
             .await
-            .map_err(|e| StepError::Harness(HarnessError::Send(e)))?;
+            .map_err(StepError::Harness)?;
         let mut before = Vec::new();
         let deadline = tokio::time::Instant::now() + timeout;
         while before.len() < MAX_BEFORE {

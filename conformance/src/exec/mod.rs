@@ -283,7 +283,7 @@ impl Run<'_> {
             }
             Ok(Err(e)) => {
                 self.unreachable = true;
-                Err(StepError::Harness(HarnessError::Connect(e)))
+                Err(StepError::Harness(e))
             }
             Err(_) => {
                 self.unreachable = true;
@@ -305,7 +305,7 @@ impl Run<'_> {
             .ok_or_else(|| StepError::Harness(HarnessError::Send("no connection".into())))?;
         conn.send_bytes(built.what, &built.bytes)
             .await
-            .map_err(|e| StepError::Harness(HarnessError::Send(e)))
+            .map_err(StepError::Harness)
     }
 
     async fn next(&mut self, name: &str, timeout: Duration) -> Option<Event> {

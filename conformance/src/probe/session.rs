@@ -81,7 +81,7 @@ impl Endpoint {
         let open = Connection::open(&self.target, "probe", version, Transcript::new());
         let mut conn = match tokio::time::timeout(self.timeout, open).await {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err(Refusal::Unreachable(e)),
+            Ok(Err(e)) => return Err(Refusal::Unreachable(e.to_string())),
             Err(_) => {
                 return Err(Refusal::Unreachable(format!(
                     "connecting to {} timed out",

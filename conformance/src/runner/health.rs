@@ -166,7 +166,7 @@ async fn health(
     let open = Connection::open(&s.target, "health", v.protocol(), t);
     let mut c = match tokio::time::timeout(s.step_timeout, open).await {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) => return Err(HealthError::Unreachable(e)),
+        Ok(Err(e)) => return Err(HealthError::Unreachable(e.to_string())),
         Err(_) => {
             return Err(HealthError::Unreachable(format!(
                 "connecting to {} timed out",

@@ -124,9 +124,9 @@ async fn settle(
     let e = match exec {
         Ok(e) => e,
         Err(hung) => {
-            return match still_alive(cx, job, name).await {
-                Ok(()) => Err(hung),
-                Err(culprit) => Err(HarnessError::BrokerDied {
+            return match culprit(cx, job, name).await {
+                None => Err(hung),
+                Some(culprit) => Err(HarnessError::BrokerDied {
                     when: "after the scenario hung",
                     culprit,
                 }),
@@ -135,7 +135,7 @@ async fn settle(
     };
     let suspect = e.unreachable || matches!(e.verdict, Verdict::Fail(_) | Verdict::Error(_));
     if suspect {
-        if let Err(culprit) = still_alive(cx, job, name).await {
+        if let Some(culprit) = culprit(cx, job, name).await {
             return Err(HarnessError::BrokerDied {
                 when: "during this scenario",
                 culprit,
@@ -145,20 +145,21 @@ async fn settle(
     } else if cx.state.dead().is_none() && !cleanup(&cx.settings, job.version, &e, &job.tag).await {
         // Cleanup stops at its first failure; the broker may have died just after the
         // scenario's last step. (A pass before the broker died has nothing left to clean.)
-        let _ = still_alive(cx, job, name).await;
+        let _ = culprit(cx, job, name).await;
     }
     Ok(e)
 }
 
-/// `Err(culprit)` once the broker is dead (found now or before).
-async fn still_alive(cx: &Context, job: &Job, name: &str) -> Result<(), String> {
+/// The likely culprits once the broker is dead (found now or before); `None` while it
+/// answers.
+async fn culprit(cx: &Context, job: &Job, name: &str) -> Option<String> {
     if let Some(c) = cx.state.dead() {
-        return Err(c);
+        return Some(c);
     }
     if alive(&cx.settings, job.version, cx.redirects).await {
-        Ok(())
+        None
     } else {
-        Err(cx.state.mark_dead(name))
+        Some(cx.state.mark_dead(name))
     }
 }
 
