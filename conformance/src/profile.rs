@@ -232,8 +232,13 @@ impl Profile {
                 format!("no {name}")
             }
         };
+        let versions = if versions.is_empty() {
+            "no version offered".to_owned()
+        } else {
+            format!("MQTT {}", versions.join(", "))
+        };
         [
-            format!("MQTT {}", versions.join(", ")),
+            versions,
             format!("max QoS {}", c.max_qos),
             flag(c.retain, "retain"),
             flag(c.wildcards, "wildcards"),

@@ -59,9 +59,21 @@ pub(super) async fn probe_versions(
     }
     let lawfully_absent = |a: &Absent| matches!(a, Absent::NotOffered(_));
     if found.offered.is_empty() && found.absent.values().all(lawfully_absent) {
-        return Err(crate::error::Error::Unreachable(format!(
-            "no selected version answered the health check ({last_err})"
-        )));
+        // A broker that refuses only the selected versions (`--mqtt-version 3.1` against a
+        // 3.1.1 broker) is alive: their scenarios are skipped as not offered. One that
+        // answers no version at all cannot be run.
+        let mut alive_elsewhere = false;
+        for &v in Version::EVERY.iter().filter(|v| !selected.contains(v)) {
+            if health(settings, v, redirects, false).await.is_ok() {
+                alive_elsewhere = true;
+                break;
+            }
+        }
+        if !alive_elsewhere {
+            return Err(crate::error::Error::Unreachable(format!(
+                "no selected version answered the health check ({last_err})"
+            )));
+        }
     }
     Ok(found)
 }

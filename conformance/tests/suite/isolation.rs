@@ -181,3 +181,63 @@ async fn the_scenario_that_kills_the_broker_is_named() {
     let summary = std::fs::read_to_string(plan.out.join("summary.md")).unwrap();
     assert_eq!(summary.matches("Broker down").count(), 1, "{summary}");
 }
+
+/// `run --mqtt-version 3.1` against a broker that closes on a 3.1 CONNECT (the fake speaks
+/// 3.1.1 only): every scenario is skipped as not offered, with how it refused; exit 0.
+#[tokio::test]
+async fn a_version_the_broker_refuses_is_skipped_as_not_offered() {
+    let dir = scenario_dir(&[("fake.py", FAKE)]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut fake = tokio::process::Command::new("python3")
+        .arg(dir.join("fake.py"))
+        .arg(port.to_string())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fake did not listen"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let json = dir.join("report.json");
+    let (out, _) = crate::support::run_cli(&[
+        "run",
+        "--broker",
+        &url,
+        "--json",
+        json.to_str().unwrap(),
+        "--mqtt-version",
+        "3.1",
+        "--filter",
+        "pingreq-answered",
+        "--color",
+        "never",
+        "--verbose",
+    ])
+    .await;
+    let _ = fake.kill().await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 skipped"), "{stdout}");
+    assert!(stdout.contains("0 passed"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    let r = &report["results"][0];
+    assert_eq!(r["outcome"], "skip", "{r}");
+    let why = r["message"].as_str().unwrap();
+    assert!(
+        why.contains("MQTT 3.1 not offered") && why.contains("closed"),
+        "{why}"
+    );
+}
