@@ -35,6 +35,9 @@ pub struct Choice<'a> {
     pub want: Want<'a>,
     /// Accepted, but the spec recommends another outcome.
     pub non_strict: bool,
+    /// A lawful refusal that leaves the scenario's statement unchecked on this broker: the
+    /// reason. Grades as [`Judged::Untestable`], never as done.
+    pub untestable: Option<&'a str>,
 }
 
 impl<'a> Choice<'a> {
@@ -43,6 +46,7 @@ impl<'a> Choice<'a> {
         Self {
             want: Want::Packet(spec),
             non_strict: false,
+            untestable: None,
         }
     }
 
@@ -51,6 +55,7 @@ impl<'a> Choice<'a> {
         Self {
             want: Want::Closed(spec),
             non_strict: false,
+            untestable: None,
         }
     }
 }
@@ -95,6 +100,9 @@ pub enum Judged {
     Closing,
     /// The step fails.
     Mismatch(Mismatch),
+    /// An `untestable` choice is satisfied: the broker lawfully refused what the scenario
+    /// needs. The reason, with what arrived.
+    Untestable(String),
 }
 
 /// The part of a close seen so far.
@@ -128,8 +136,43 @@ pub struct Context<'a> {
     pub scale: f64,
 }
 
-/// Grades `event` against `choices`, given the close seen so far.
+/// Grades `event` against `choices`, given the close seen so far. A satisfied `untestable`
+/// choice is not a pass: it becomes [`Judged::Untestable`], naming what arrived.
 pub fn judge(
+    choices: &[Choice<'_>],
+    event: &Event,
+    closing: &mut Closing,
+    cx: &mut Context<'_>,
+) -> Judged {
+    match grade(choices, event, closing, cx) {
+        Judged::Done { choice, .. } if choices[choice].untestable.is_some() => {
+            let why = choices[choice].untestable.unwrap_or_default();
+            Judged::Untestable(format!("{why} (arrived: {})", arrived(event, closing)))
+        }
+        j => j,
+    }
+}
+
+/// What ended an untestable step, for its reason: the packet, or the close and what led to it.
+fn arrived(event: &Event, closing: &Closing) -> String {
+    match event {
+        Event::Packet(p) => summary(p),
+        Event::Malformed(why, _) => why.clone(),
+        Event::Closed(why) => {
+            let mut seen = Vec::new();
+            if let Some(c) = closing.connack {
+                seen.push(format!("CONNACK {}", matcher::rc(c)));
+            }
+            if let Some(d) = closing.disconnect {
+                seen.push(format!("DISCONNECT {}", matcher::rc(d)));
+            }
+            seen.push(format!("connection closed ({why})"));
+            seen.join(", then ")
+        }
+    }
+}
+
+fn grade(
     choices: &[Choice<'_>],
     event: &Event,
     closing: &mut Closing,

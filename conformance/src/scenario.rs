@@ -1363,6 +1363,11 @@ pub struct Alternative {
     /// Accept this outcome, but grade it non-strict (the spec recommends another).
     #[serde(default)]
     pub non_strict: bool,
+    /// This outcome is a lawful refusal of what the scenario needs to check its statement: the
+    /// scenario stops here and is reported as a skip, untestable on this broker, with this
+    /// reason and what arrived. Never a pass, never a failure.
+    #[serde(default)]
+    pub untestable: Option<String>,
 }
 
 /// A problem found by [`validate`].
@@ -1523,6 +1528,13 @@ fn validate_expectation(field: &str, step: &Step, p: &mut impl FnMut(String, Str
                         .into(),
                 );
             }
+            untestable_problems(a, &format!("{field}[{j}]"), p);
+        }
+        if !alts.is_empty() && alts.iter().all(|a| a.untestable.is_some()) {
+            p(
+                field.clone(),
+                "every alternative is untestable: at least one must be checkable".into(),
+            );
         }
     }
     let closes = match &step.action {
@@ -1540,6 +1552,25 @@ fn validate_expectation(field: &str, step: &Step, p: &mut impl FnMut(String, Str
                 "`connack_level` grades the CONNACK of `connack`, which is missing".into(),
             );
         }
+    }
+}
+
+/// An `untestable` alternative needs a reason and is never also `non_strict` (it is not
+/// graded at all).
+fn untestable_problems(a: &Alternative, field: &str, p: &mut impl FnMut(String, String)) {
+    let Some(why) = &a.untestable else { return };
+    if why.trim().is_empty() {
+        p(
+            field.into(),
+            "`untestable` needs the reason the broker's answer leaves the statement unchecked"
+                .into(),
+        );
+    }
+    if a.non_strict {
+        p(
+            field.into(),
+            "an alternative is either `untestable` or `non_strict`, not both".into(),
+        );
     }
 }
 

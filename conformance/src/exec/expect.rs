@@ -38,11 +38,13 @@ impl Run<'_> {
             }
             Action::ExpectNothing(d) => {
                 let quiet = Some((self.scaled(d.0), false));
-                self.expect_choices(p, name, &[], quiet, timeout).await
+                self.expect_choices(p, name, &[], quiet, None, timeout)
+                    .await
             }
             Action::ExpectClosed(spec) => {
                 let choices = [Choice::closed(spec)];
-                self.expect_choices(p, name, &choices, None, timeout).await
+                self.expect_choices(p, name, &choices, None, None, timeout)
+                    .await
             }
             // Sending steps are the caller's.
             _ => Ok(()),
@@ -82,7 +84,8 @@ impl Run<'_> {
         timeout: Duration,
     ) -> Result<(), StepError> {
         let choices = [Choice::packet(spec)];
-        self.expect_choices(p, name, &choices, None, timeout).await
+        self.expect_choices(p, name, &choices, None, None, timeout)
+            .await
     }
 
     /// Waits for one of `choices` on `name` (see [`Run::await_choices`]); a mismatch fails the
@@ -93,6 +96,7 @@ impl Run<'_> {
         name: &str,
         choices: &[Choice<'_>],
         quiet: Option<(Duration, bool)>,
+        quiet_untestable: Option<&str>,
         timeout: Duration,
     ) -> Result<(), StepError> {
         match self
@@ -106,6 +110,13 @@ impl Run<'_> {
                 Ok(())
             }
             Ok(Chosen::Quiet) => {
+                if let Some(why) = quiet_untestable {
+                    let d = quiet.map(|q| q.0).unwrap_or_default();
+                    return Err(StepError::Untestable(format!(
+                        "{why} (arrived: nothing for {})",
+                        humantime::format_duration(d)
+                    )));
+                }
                 if let Some((d, true)) = quiet {
                     self.non_strict.push(format!(
                         "step {}: nothing arrived for {} (accepted, not recommended)",
@@ -192,6 +203,12 @@ impl Run<'_> {
                         self.conns.remove(name);
                     }
                     return Ok(Chosen::Choice(notes));
+                }
+                Judged::Untestable(why) => {
+                    if ends {
+                        self.conns.remove(name);
+                    }
+                    return Err(StepError::Untestable(why));
                 }
                 Judged::Mismatch(mut m) => {
                     if ends {
@@ -420,7 +437,8 @@ impl Run<'_> {
                 used[open[choice]] = true;
                 Ok(())
             }
-            Judged::Closing => Ok(()),
+            // Unordered items are never untestable.
+            Judged::Closing | Judged::Untestable(_) => Ok(()),
             Judged::Mismatch(mut m) => {
                 if matches!(ev, Event::Closed(_)) {
                     self.conns.remove(name);
@@ -451,13 +469,16 @@ impl Run<'_> {
                 Some(Choice {
                     want,
                     non_strict: a.non_strict,
+                    untestable: a.untestable.as_deref(),
                 })
             })
             .collect();
-        let quiet = alts
-            .iter()
-            .find_map(|a| a.expect_nothing.map(|d| (self.scaled(d.0), a.non_strict)));
-        self.expect_choices(p, name, &choices, quiet, timeout).await
+        let quiet_alt = alts.iter().find(|a| a.expect_nothing.is_some());
+        let quiet =
+            quiet_alt.and_then(|a| a.expect_nothing.map(|d| (self.scaled(d.0), a.non_strict)));
+        let quiet_untestable = quiet_alt.and_then(|a| a.untestable.as_deref());
+        self.expect_choices(p, name, &choices, quiet, quiet_untestable, timeout)
+            .await
     }
 
     /// A quiet window under `--timeout-scale`.

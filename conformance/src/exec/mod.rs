@@ -52,6 +52,9 @@ pub enum Verdict {
     NonStrict(Vec<String>),
     /// A step failed.
     Fail(Failure),
+    /// A step got a lawful refusal of what the scenario needs (an `untestable` alternative):
+    /// the statement cannot be checked on this broker. The step and reason.
+    Untestable(String),
     /// The harness could not do its job.
     Error(HarnessError),
 }
@@ -108,6 +111,9 @@ pub async fn execute(scenario: &Scenario, version: Version, tag: &str, s: &Setti
             verdict = match e {
                 StepError::Fail(f) => Verdict::Fail(f),
                 StepError::Mismatch(m) => Verdict::Fail(run.failure(&p, String::new(), m)),
+                StepError::Untestable(why) => {
+                    Verdict::Untestable(format!("step {}: {why}", p.index + 1))
+                }
                 StepError::Harness(e) => Verdict::Error(HarnessError::Step {
                     step: p.index + 1,
                     source: Box::new(e),
@@ -136,6 +142,8 @@ enum StepError {
     Fail(Failure),
     /// What arrived does not satisfy an expectation (turned into a `Fail` by the step).
     Mismatch(Mismatch),
+    /// What arrived is a lawful refusal that leaves the statement unchecked; the reason.
+    Untestable(String),
     /// The harness could not do the step.
     Harness(HarnessError),
 }

@@ -106,6 +106,11 @@ fn grade(
             );
             r.failure = Some(f);
         }
+        Verdict::Untestable(why) => {
+            // Never a pass: the broker's lawful answer left the statement unchecked.
+            r.outcome = Outcome::Skip;
+            r.message = format!("untestable on this broker: {why}");
+        }
         Verdict::Error(e) => {
             r.outcome = Outcome::Error;
             r.message = e.to_string();
