@@ -12,4 +12,5 @@ mod probe;
 mod runs;
 mod support;
 mod tls;
+mod untestable;
 mod vacuous;
