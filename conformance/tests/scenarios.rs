@@ -113,6 +113,14 @@ fn run_one(
             transcript(&execution.transcript),
         )
         .into()),
+        // The oracle must show every scenario checkable: refusing here would hide a broken
+        // scenario behind a skip.
+        Verdict::Untestable(why) => Err(format!(
+            "{}: untestable on the reference broker: {why}\ntranscript:\n{}",
+            loaded.path,
+            transcript(&execution.transcript),
+        )
+        .into()),
         Verdict::Error(message) => Err(format!("{}: harness error: {message}", loaded.path).into()),
     }
 }
