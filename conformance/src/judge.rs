@@ -514,6 +514,41 @@ mod tests {
     }
 
     #[test]
+    fn untestable_close_names_what_arrived() {
+        let spec = ClosedSpec {
+            disconnect: Some(vec![0x99]),
+            ..ClosedSpec::default()
+        };
+        let choice = Choice {
+            untestable: Some("refused"),
+            ..Choice::closed(&spec)
+        };
+        let j = run(&[choice], &[disconnect(0x99), eof()]);
+        let Judged::Untestable(why) = j else {
+            panic!("{j:?}")
+        };
+        assert!(
+            why.starts_with("refused (arrived: DISCONNECT 0x99, then connection closed"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn an_untestable_choice_does_not_excuse_a_broken_rule() {
+        // A success code where an error is required still fails (2.4).
+        let spec = ClosedSpec {
+            disconnect: Some(vec![0x99]),
+            ..ClosedSpec::default()
+        };
+        let choice = Choice {
+            untestable: Some("refused"),
+            ..Choice::closed(&spec)
+        };
+        let j = run(&[choice], &[disconnect(0x00), eof()]);
+        assert!(matches!(j, Judged::Mismatch(_)), "{j:?}");
+    }
+
+    #[test]
     fn junk_then_close_fails_and_says_both() {
         let spec = ClosedSpec::default();
         let j = run(

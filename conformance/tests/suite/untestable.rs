@@ -229,3 +229,27 @@ async fn a_lawful_refusal_is_untestable_not_pass_or_fail() {
         .contains("untestable on this broker")
     );
 }
+
+#[test]
+fn lint_refuses_an_untestable_alternative_without_a_checkable_one() {
+    let yaml = r#"
+id: all-untestable
+title: Every alternative untestable.
+statements: { must: [MQTT-3.3.4-1] }
+versions: [5.0]
+steps:
+  - { client: a, connect: {} }
+  - client: a
+    expect_one_of:
+      - expect: { pingresp: {} }
+        untestable: "one"
+      - expect_closed: {}
+        untestable: " "
+        non_strict: true
+"#;
+    let (_, problems) = corpus::parse_all(&[("x/all-untestable.yaml".into(), yaml.into())]);
+    let text = format!("{problems:?}");
+    assert!(text.contains("every alternative is untestable"), "{text}");
+    assert!(text.contains("needs the reason"), "{text}");
+    assert!(text.contains("not both"), "{text}");
+}
