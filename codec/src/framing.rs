@@ -9,7 +9,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::Error;
-use crate::header::{self, HeaderStatus, PacketType};
+use crate::header::{FixedHeader, PacketType};
 use crate::packet::{Packet, Publish, PublishRef};
 use crate::varint::MAX_VARINT;
 use crate::version::ProtocolVersion;
@@ -27,10 +27,7 @@ const MAX_RESERVE: usize = 64 * 1024;
 /// header is complete (`None` before that): for splitting a byte stream at packet boundaries
 /// without decoding the packets. The fixed header's own checks apply, as in [`Decoder::decode`].
 pub fn packet_len(buf: &[u8]) -> Result<Option<usize>, Error> {
-    Ok(match header::parse(buf)? {
-        HeaderStatus::Complete(header) => Some(header.packet_len()),
-        HeaderStatus::Incomplete => None,
-    })
+    Ok(FixedHeader::parse(buf)?.map(|header| header.packet_len()))
 }
 
 /// What [`Decoder::decode`] found at the front of the buffer.
@@ -105,9 +102,8 @@ impl Decoder {
     /// the fixed header (or a packet over the size limit) leaves the buffer as it was; an
     /// error in the body comes after the packet's bytes were taken off the buffer.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, Error> {
-        let header = match header::parse(buf)? {
-            HeaderStatus::Complete(header) => header,
-            HeaderStatus::Incomplete => return Ok(Decoded::Incomplete),
+        let Some(header) = FixedHeader::parse(buf)? else {
+            return Ok(Decoded::Incomplete);
         };
         let size = header.packet_len();
         if size > self.max_packet_size {
@@ -151,9 +147,8 @@ impl Decoder {
     /// allocation and no reference counting. The caller advances its buffer by the length
     /// returned.
     pub fn decode_borrowed<'a>(&mut self, input: &'a [u8]) -> Result<Borrowed<'a>, Error> {
-        let header = match header::parse(input)? {
-            HeaderStatus::Complete(header) => header,
-            HeaderStatus::Incomplete => return Ok(Borrowed::Incomplete),
+        let Some(header) = FixedHeader::parse(input)? else {
+            return Ok(Borrowed::Incomplete);
         };
         let size = header.packet_len();
         if size > self.max_packet_size {

@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::error::Error;
 use crate::framing::{Borrowed, Decoded, Decoder, MAX_PACKET_SIZE};
-use crate::header::{self, HeaderStatus};
+use crate::header::FixedHeader;
 use crate::packet::{
     Auth, ConnAck, Connect, Disconnect, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
     RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe,
@@ -84,8 +84,8 @@ fn decode_stream(data: &[u8], buf: &mut BytesMut, version: ProtocolVersion) {
                 let removed = before - buf.len();
                 if removed != 0 {
                     let at = data.len() - before;
-                    let header = match header::parse(data.get(at..).unwrap_or_default()) {
-                        Ok(HeaderStatus::Complete(header)) => header,
+                    let header = match FixedHeader::parse(data.get(at..).unwrap_or_default()) {
+                        Ok(Some(header)) => header,
                         other => panic!("{e:?} removed bytes after a header {other:?}"),
                     };
                     assert_eq!(removed, header.packet_len(), "{e:?} removed other bytes");

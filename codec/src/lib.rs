@@ -45,7 +45,7 @@ mod primitives;
 pub mod properties;
 mod reason;
 pub mod topic;
-mod varint;
+pub mod varint;
 mod version;
 
 pub use bytes;

@@ -41,18 +41,23 @@ pub(crate) fn read(bytes: &[u8], field: &'static str) -> Result<VarInt, Error> {
     Ok(VarInt::Incomplete)
 }
 
-/// How many bytes `value` takes as a Variable Byte Integer.
-pub(crate) fn len(value: u32) -> usize {
+/// How many bytes `value` takes as a Variable Byte Integer (5 over [`MAX_VARINT`], see
+/// [`write`]).
+pub fn len(value: u32) -> usize {
     match value {
         0..=127 => 1,
         128..=16_383 => 2,
         16_384..=2_097_151 => 3,
-        _ => 4,
+        2_097_152..=MAX_VARINT => 4,
+        _ => 5,
     }
 }
 
-/// Writes `value`, which the caller has checked is at most [`MAX_VARINT`].
-pub(crate) fn write(buf: &mut impl BufMut, mut value: u32) {
+/// Writes `value` in the fewest bytes.
+///
+/// The codec's encoders check `value` against [`MAX_VARINT`] first. A larger value comes out
+/// as five bytes, which every receiver must refuse: a test can send that on purpose.
+pub fn write(buf: &mut impl BufMut, mut value: u32) {
     loop {
         // Masked to seven bits, so the cast keeps every bit.
         let mut byte = (value & 0x7f) as u8;
@@ -90,6 +95,14 @@ mod tests {
             write(&mut out, value);
             assert_eq!(out, bytes);
         }
+    }
+
+    #[test]
+    fn writes_five_bytes_past_the_maximum() {
+        let mut out = Vec::new();
+        write(&mut out, MAX_VARINT + 1);
+        assert_eq!(out, [0x80, 0x80, 0x80, 0x80, 0x01]);
+        assert_eq!(len(MAX_VARINT + 1), 5);
     }
 
     #[test]

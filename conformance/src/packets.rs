@@ -370,19 +370,11 @@ fn frame(first: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn varint(mut n: u32) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let mut b = u8::try_from(n % 128).unwrap_or(0);
-        n /= 128;
-        if n > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if n == 0 {
-            return out;
-        }
-    }
+/// `n` as a Variable Byte Integer (five bytes past the maximum, for malformed packets).
+fn varint(n: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5);
+    mqtt_codec::varint::write(&mut out, n);
+    out
 }
 
 fn apply_wire(bytes: Vec<u8>, w: &WireOverride) -> Result<Vec<u8>, HarnessError> {

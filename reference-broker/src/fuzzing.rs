@@ -349,7 +349,7 @@ impl Client {
             return;
         };
         sent.extend_from_slice(data);
-        if let Some(level) = crate::engine::peek_connect_level(sent) {
+        if let Some(level) = mqtt_codec::Connect::peek_level(sent) {
             let version = if level >= 5 {
                 ProtocolVersion::V5_0
             } else {

@@ -5,9 +5,11 @@ use bytestring::ByteString;
 
 use super::QoS;
 use crate::error::Error;
+use crate::header::PacketType;
 use crate::primitives::{Reader, binary_len, put_binary};
 use crate::properties::{self, Properties, PropertyContext, PropertyId};
 use crate::topic;
+use crate::varint::{self, VarInt};
 use crate::version::ProtocolVersion;
 
 /// A CONNECT packet.
@@ -47,6 +49,27 @@ pub struct Will {
 }
 
 impl Connect {
+    /// The protocol level byte of the CONNECT at the front of `bytes`, as soon as it has
+    /// arrived; `None` if `bytes` does not start with a CONNECT or the level is not there yet.
+    ///
+    /// Nothing else is checked (not the fixed-header flags, not the protocol name): a server
+    /// refusing a bad CONNECT answers in the version its level asks for, 5.0 CONNACK with a
+    /// reason code from level 5 up (5.0 section 4.13), and a 3.1.1 CONNACK 0x01 for an unknown
+    /// level below (MQTT-3.1.2-2).
+    pub fn peek_level(bytes: &[u8]) -> Option<u8> {
+        let (&first, rest) = bytes.split_first()?;
+        if PacketType::from_nibble(first >> 4)? != PacketType::Connect {
+            return None;
+        }
+        let VarInt::Value(_, length_len) = varint::read(rest, "remaining length").ok()? else {
+            return None;
+        };
+        // The protocol name is a two-byte length and that many bytes; the level follows it.
+        let name = rest.get(length_len..)?;
+        let name_len = usize::from(u16::from_be_bytes([*name.first()?, *name.get(1)?]));
+        name.get(2 + name_len).copied()
+    }
+
     /// A CONNECT with the given version and client id, clean start, keep alive 60 and nothing
     /// else set.
     pub fn new(protocol: ProtocolVersion, client_id: impl Into<ByteString>) -> Self {
@@ -221,5 +244,30 @@ impl Connect {
             put_binary(buf, password, "password")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peek_level_reads_the_level_once_it_is_there() {
+        let wire = crate::Packet::from(Connect::new(ProtocolVersion::V5_0, "c"))
+            .to_bytes(ProtocolVersion::V5_0)
+            .unwrap();
+        // 0x10, remaining length, 0x00 0x04 "MQTT", then the level at index 8.
+        assert_eq!(Connect::peek_level(&wire), Some(5));
+        assert_eq!(Connect::peek_level(&wire[..9]), Some(5));
+        assert_eq!(Connect::peek_level(&wire[..8]), None);
+        // Flags are not checked; another packet type has no level.
+        let mut bad_flags = wire.to_vec();
+        bad_flags[0] = 0x1f;
+        assert_eq!(Connect::peek_level(&bad_flags), Some(5));
+        assert_eq!(
+            Connect::peek_level(&[0x30, 0x06, 0, 4, b'M', b'Q', b'T', b'T']),
+            None
+        );
+        assert_eq!(Connect::peek_level(&[0x10, 0x04, 0, 0, 7]), Some(7));
     }
 }

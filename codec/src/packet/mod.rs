@@ -236,8 +236,7 @@ impl Packet {
             .ok()
             .filter(|&len| len <= varint::MAX_VARINT)
             .ok_or(Error::RemainingLengthTooLarge { len: body })?;
-        buf.put_u8(self.packet_type().nibble() << 4 | self.flags());
-        varint::write(buf, remaining);
+        FixedHeader::new(self.packet_type(), self.flags(), remaining).encode(buf);
         match self {
             Self::Connect(p) => p.encode_body(buf),
             Self::ConnAck(p) => p.encode_body(version, buf),

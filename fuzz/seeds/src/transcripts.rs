@@ -211,16 +211,7 @@ fn client_slots(lines: &[Line]) -> Vec<usize> {
 /// The `decode` version byte for a stream that starts with a CONNECT: its protocol level 3, 4
 /// or 5 picks 3.1, 3.1.1 or 5.0.
 fn version_index(sent: &[u8]) -> Option<u8> {
-    // CONNECT, the remaining length (1-4 bytes), "MQTT" or "MQIsdp", then the level.
-    (sent.first()? >> 4 == 1).then_some(())?;
-    let length_bytes = 1 + sent
-        .get(1..5)?
-        .iter()
-        .take_while(|b| *b & 0x80 != 0)
-        .count();
-    let name_at = 1 + length_bytes;
-    let name_len = usize::from(*sent.get(name_at + 1)?);
-    let level = *sent.get(name_at + 2 + name_len)?;
+    let level = mqtt_codec::Connect::peek_level(sent)?;
     match level {
         3 => Some(0),
         4 => Some(1),

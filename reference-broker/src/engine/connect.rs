@@ -559,24 +559,3 @@ impl Engine {
         }
     }
 }
-
-/// The protocol level of a CONNECT at the front of `buf`, if enough of it is there.
-pub(crate) fn peek_connect_level(buf: &[u8]) -> Option<u8> {
-    let (&first, rest) = buf.split_first()?;
-    if first >> 4 != 1 {
-        return None;
-    }
-    // Skip the remaining length (1 to 4 bytes).
-    let mut i = 0;
-    loop {
-        let b = *rest.get(i)?;
-        i += 1;
-        if b & 0x80 == 0 || i == 4 {
-            break;
-        }
-    }
-    let hi = usize::from(*rest.get(i)?);
-    let lo = usize::from(*rest.get(i + 1)?);
-    let name_len = hi << 8 | lo;
-    rest.get(i + 2 + name_len).copied()
-}

@@ -69,8 +69,6 @@ use will::PendingWills;
 
 use conn::{CloseKind, Conn, ConnState, Outbox, Timer};
 
-pub(crate) use connect::peek_connect_level;
-
 /// Splits `$share/{group}/{filter}` into the group and the filter (for the fuzz driver).
 #[doc(hidden)]
 pub fn split_shared(filter: &str) -> (Option<&str>, &str) {
@@ -191,7 +189,7 @@ impl Engine {
             // Peeked before decoding: on a body error the decoder has already cut the packet
             // off the buffer (its docs say otherwise; see the crate report).
             let level = match c.state {
-                ConnState::AwaitConnect => peek_connect_level(&buf),
+                ConnState::AwaitConnect => Connect::peek_level(&buf),
                 _ => None,
             };
             let outcome = c.decoder.decode(&mut buf);
