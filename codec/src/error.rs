@@ -212,6 +212,27 @@ pub enum Error {
     },
 }
 
+/// A decode error with what was known of the packet when it failed, so that a server can
+/// choose its answer without reading the bytes again: a CONNECT refused for a bad field is
+/// answered in the version its protocol level asks for (5.0 section 4.13; 3.1.1 MQTT-3.1.2-2).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct DecodeError {
+    /// What was wrong.
+    pub error: Error,
+    /// The packet's type, unless its first byte carries the reserved type 0.
+    pub packet_type: Option<PacketType>,
+    /// The protocol level of a CONNECT, if the packet is one and its level byte had arrived
+    /// (read whatever the error, even a bad protocol name or fixed header).
+    pub connect_level: Option<u8>,
+}
+
+impl From<DecodeError> for Error {
+    fn from(failure: DecodeError) -> Self {
+        failure.error
+    }
+}
+
 impl Error {
     /// The reason code a 5.0 receiver sends in DISCONNECT (or CONNACK) for this error.
     ///

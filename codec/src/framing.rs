@@ -8,9 +8,9 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use crate::error::Error;
+use crate::error::{DecodeError, Error};
 use crate::header::{FixedHeader, PacketType};
-use crate::packet::{Packet, Publish, PublishRef};
+use crate::packet::{Connect, Packet, Publish, PublishRef};
 use crate::varint::MAX_VARINT;
 use crate::version::ProtocolVersion;
 
@@ -140,6 +140,24 @@ impl Decoder {
         Packet::decode(&header, frame.freeze(), self.version).map(Decoded::Packet)
     }
 
+    /// [`Decoder::decode`], with an error that also says which packet failed and, for a
+    /// CONNECT, its protocol level: what a server needs to answer a bad packet.
+    ///
+    /// The context is read before decoding (a body error has cut the packet off the buffer
+    /// by the time it is reported); for packets other than CONNECT that costs one byte read.
+    pub fn decode_in_context(&mut self, buf: &mut BytesMut) -> Result<Decoded, DecodeError> {
+        let packet_type = buf.first().and_then(|&b| PacketType::from_nibble(b >> 4));
+        let connect_level = match packet_type {
+            Some(PacketType::Connect) => Connect::peek_level(buf),
+            _ => None,
+        };
+        self.decode(buf).map_err(|error| DecodeError {
+            error,
+            packet_type,
+            connect_level,
+        })
+    }
+
     /// Decodes the packet at the front of `input` without taking ownership of its bytes.
     ///
     /// The same checks as [`Decoder::decode`]; a PUBLISH comes back as a [`PublishRef`] that
@@ -187,6 +205,34 @@ mod tests {
         assert_eq!(packet_len(&[0x30, 0x80, 0x01]), Ok(Some(3 + 128)));
         assert_eq!(packet_len(&[0xc0, 0x00, 0xff]), Ok(Some(2)));
         assert_eq!(packet_len(&[0x00, 0x00]), Err(Error::ReservedPacketType));
+    }
+
+    #[test]
+    fn a_failed_connect_says_its_level() {
+        // CONNECT, level 5, with the reserved CONNECT flag set: malformed, level readable.
+        let wire = [0x10, 0x0a, 0, 4, b'M', b'Q', b'T', b'T', 5, 0x01, 0, 0x3c];
+        let mut buf = BytesMut::from(&wire[..]);
+        let failure = Decoder::new(ProtocolVersion::V3_1_1)
+            .decode_in_context(&mut buf)
+            .unwrap_err();
+        assert_eq!(failure.error, Error::ConnectReservedFlag);
+        assert_eq!(failure.packet_type, Some(PacketType::Connect));
+        assert_eq!(failure.connect_level, Some(5));
+        // A header error: the bytes stay, the type is known, no level for other types.
+        let mut buf = BytesMut::from(&[0x81, 0x00][..]);
+        let failure = Decoder::new(ProtocolVersion::V5_0)
+            .decode_in_context(&mut buf)
+            .unwrap_err();
+        assert_eq!(failure.packet_type, Some(PacketType::Subscribe));
+        assert_eq!(failure.connect_level, None);
+        let mut buf = BytesMut::from(&[0x00, 0x00][..]);
+        let failure = Decoder::new(ProtocolVersion::V5_0)
+            .decode_in_context(&mut buf)
+            .unwrap_err();
+        assert_eq!(
+            (failure.error, failure.packet_type),
+            (Error::ReservedPacketType, None)
+        );
     }
 
     /// Found while fuzzing `decode`: every input announcing a large remaining length made the

@@ -50,7 +50,7 @@ mod version;
 
 pub use bytes;
 pub use bytestring::{self, ByteString};
-pub use error::{Error, ErrorKind};
+pub use error::{DecodeError, Error, ErrorKind};
 pub use framing::{Borrowed, Decoded, Decoder, MAX_PACKET_SIZE};
 pub use header::{FixedHeader, PacketType};
 pub use packet::{

@@ -17,17 +17,17 @@ impl Engine {
     pub(super) fn handle_decode_error(
         &mut self,
         conn: ConnId,
-        err: &CodecError,
-        connect_level: Option<u8>,
+        failure: &DecodeError,
         now: Instant,
     ) {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
+        let err = &failure.error;
         tracing::debug!(conn = conn.0, error = %err, "decode error");
         match c.state {
             ConnState::AwaitConnect => {
-                let Some(level) = connect_level else {
+                let Some(level) = failure.connect_level else {
                     self.close(conn, CloseKind::Abnormal, now);
                     return;
                 };

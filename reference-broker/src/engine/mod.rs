@@ -51,8 +51,9 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use mqtt_codec::properties::{Properties, Property};
 use mqtt_codec::{
-    Auth, ByteString, ConnAck, Connect, Decoded, Decoder, Disconnect, Error as CodecError, Packet,
-    ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS, ReasonCode, Will,
+    Auth, ByteString, ConnAck, Connect, DecodeError, Decoded, Decoder, Disconnect,
+    Error as CodecError, Packet, ProtocolVersion, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
+    ReasonCode, Will,
 };
 
 use crate::config::{Limits, RedirectKind};
@@ -186,13 +187,7 @@ impl Engine {
                 return;
             }
             let mut buf = std::mem::take(&mut c.buf);
-            // Peeked before decoding: on a body error the decoder has already cut the packet
-            // off the buffer (its docs say otherwise; see the crate report).
-            let level = match c.state {
-                ConnState::AwaitConnect => Connect::peek_level(&buf),
-                _ => None,
-            };
-            let outcome = c.decoder.decode(&mut buf);
+            let outcome = c.decoder.decode_in_context(&mut buf);
             match outcome {
                 Ok(Decoded::Packet(packet)) => {
                     c.buf = buf;
@@ -203,7 +198,7 @@ impl Engine {
                     return;
                 }
                 Err(err) => {
-                    self.handle_decode_error(conn, &err, level, now);
+                    self.handle_decode_error(conn, &err, now);
                     return;
                 }
             }
