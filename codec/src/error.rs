@@ -3,8 +3,7 @@
 //! Every variant is something wrong with bytes a peer sent (or with a packet we were asked to
 //! encode). "Not enough bytes yet" is not an error: see [`crate::framing::Decoded::Incomplete`].
 
-use crate::header::PacketType;
-use crate::properties::PropertyId;
+use crate::ids::{PacketType, PropertyId};
 use crate::reason::ReasonCode;
 use crate::topic::TopicError;
 use crate::version::ProtocolVersion;

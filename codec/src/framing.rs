@@ -9,7 +9,8 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::error::{DecodeError, Error};
-use crate::header::{FixedHeader, PacketType};
+use crate::header::FixedHeader;
+use crate::ids::PacketType;
 use crate::packet::{Connect, Packet, Publish, PublishRef};
 use crate::varint::MAX_VARINT;
 use crate::version::ProtocolVersion;

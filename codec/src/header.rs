@@ -6,126 +6,11 @@
 //! byte 2… [ remaining length: 1 to 4 bytes, Variable Byte Integer ]
 //! ```
 
-use std::fmt;
-
 use bytes::BufMut;
 
 use crate::error::Error;
+use crate::ids::PacketType;
 use crate::varint::{self, VarInt};
-
-/// The packet type in the high nibble of the first byte.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
-pub enum PacketType {
-    /// 1: client request to connect.
-    Connect,
-    /// 2: connect acknowledgement.
-    ConnAck,
-    /// 3: publish message.
-    Publish,
-    /// 4: QoS 1 acknowledgement.
-    PubAck,
-    /// 5: QoS 2 delivery, part 1.
-    PubRec,
-    /// 6: QoS 2 delivery, part 2.
-    PubRel,
-    /// 7: QoS 2 delivery, part 3.
-    PubComp,
-    /// 8: subscribe request.
-    Subscribe,
-    /// 9: subscribe acknowledgement.
-    SubAck,
-    /// 10: unsubscribe request.
-    Unsubscribe,
-    /// 11: unsubscribe acknowledgement.
-    UnsubAck,
-    /// 12: ping request.
-    PingReq,
-    /// 13: ping response.
-    PingResp,
-    /// 14: disconnect notification.
-    Disconnect,
-    /// 15: authentication exchange (5.0 only).
-    Auth,
-}
-
-impl PacketType {
-    /// The type for the high nibble of a first byte; 0 is reserved.
-    #[inline]
-    pub fn from_nibble(nibble: u8) -> Option<Self> {
-        Some(match nibble {
-            1 => Self::Connect,
-            2 => Self::ConnAck,
-            3 => Self::Publish,
-            4 => Self::PubAck,
-            5 => Self::PubRec,
-            6 => Self::PubRel,
-            7 => Self::PubComp,
-            8 => Self::Subscribe,
-            9 => Self::SubAck,
-            10 => Self::Unsubscribe,
-            11 => Self::UnsubAck,
-            12 => Self::PingReq,
-            13 => Self::PingResp,
-            14 => Self::Disconnect,
-            15 => Self::Auth,
-            _ => return None,
-        })
-    }
-
-    /// The high nibble of the first byte.
-    pub fn nibble(self) -> u8 {
-        match self {
-            Self::Connect => 1,
-            Self::ConnAck => 2,
-            Self::Publish => 3,
-            Self::PubAck => 4,
-            Self::PubRec => 5,
-            Self::PubRel => 6,
-            Self::PubComp => 7,
-            Self::Subscribe => 8,
-            Self::SubAck => 9,
-            Self::Unsubscribe => 10,
-            Self::UnsubAck => 11,
-            Self::PingReq => 12,
-            Self::PingResp => 13,
-            Self::Disconnect => 14,
-            Self::Auth => 15,
-        }
-    }
-
-    /// The flags every packet but PUBLISH must carry (3.1.1 2.2.2, 5.0 2.1.3).
-    #[inline]
-    pub fn required_flags(self) -> Option<u8> {
-        match self {
-            Self::Publish => None,
-            Self::PubRel | Self::Subscribe | Self::Unsubscribe => Some(0b0010),
-            _ => Some(0),
-        }
-    }
-}
-
-impl fmt::Display for PacketType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Connect => "CONNECT",
-            Self::ConnAck => "CONNACK",
-            Self::Publish => "PUBLISH",
-            Self::PubAck => "PUBACK",
-            Self::PubRec => "PUBREC",
-            Self::PubRel => "PUBREL",
-            Self::PubComp => "PUBCOMP",
-            Self::Subscribe => "SUBSCRIBE",
-            Self::SubAck => "SUBACK",
-            Self::Unsubscribe => "UNSUBSCRIBE",
-            Self::UnsubAck => "UNSUBACK",
-            Self::PingReq => "PINGREQ",
-            Self::PingResp => "PINGRESP",
-            Self::Disconnect => "DISCONNECT",
-            Self::Auth => "AUTH",
-        })
-    }
-}
 
 /// A parsed fixed header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,7 +116,10 @@ mod tests {
     #[test]
     fn parse_checks_type_and_flags() {
         assert_eq!(FixedHeader::parse(&[]), Ok(None));
-        assert_eq!(FixedHeader::parse(&[0x00, 0x00]), Err(Error::ReservedPacketType));
+        assert_eq!(
+            FixedHeader::parse(&[0x00, 0x00]),
+            Err(Error::ReservedPacketType)
+        );
         assert_eq!(
             FixedHeader::parse(&[0x81, 0x00]),
             Err(Error::InvalidFlags {

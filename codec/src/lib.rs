@@ -40,6 +40,7 @@ pub mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
 mod header;
+mod ids;
 pub mod packet;
 mod primitives;
 pub mod properties;
@@ -52,7 +53,8 @@ pub use bytes;
 pub use bytestring::{self, ByteString};
 pub use error::{DecodeError, Error, ErrorKind};
 pub use framing::{Borrowed, Decoded, Decoder, MAX_PACKET_SIZE};
-pub use header::{FixedHeader, PacketType};
+pub use header::FixedHeader;
+pub use ids::PacketType;
 pub use packet::{
     Auth, ConnAck, Connect, Disconnect, Packet, PubAck, PubComp, PubRec, PubRel, Publish,
     PublishRef, QoS, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions,

@@ -8,7 +8,7 @@ use bytes::{Buf, BufMut, Bytes};
 use bytestring::ByteString;
 
 use crate::error::Error;
-use crate::header::PacketType;
+use crate::ids::PacketType;
 use crate::varint::{self, VarInt};
 
 /// A bounded reader over one packet's body (or one length-prefixed part of it).

@@ -8,7 +8,7 @@ use bytes::BufMut;
 
 use super::{check_reason, read_packet_id};
 use crate::error::Error;
-use crate::header::PacketType;
+use crate::ids::PacketType;
 use crate::primitives::Reader;
 use crate::properties::{self, Properties, PropertyContext};
 use crate::reason::{ReasonCode, allowed};

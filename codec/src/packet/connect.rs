@@ -5,7 +5,7 @@ use bytestring::ByteString;
 
 use super::QoS;
 use crate::error::Error;
-use crate::header::PacketType;
+use crate::ids::PacketType;
 use crate::primitives::{Reader, binary_len, put_binary};
 use crate::properties::{self, Properties, PropertyContext, PropertyId};
 use crate::topic;

@@ -30,7 +30,8 @@ pub use unsuback::UnsubAck;
 pub use unsubscribe::Unsubscribe;
 
 use crate::error::Error;
-use crate::header::{FixedHeader, PacketType};
+use crate::header::FixedHeader;
+use crate::ids::PacketType;
 use crate::primitives::Reader;
 use crate::varint;
 use crate::version::ProtocolVersion;

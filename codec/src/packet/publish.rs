@@ -7,7 +7,7 @@ use bytestring::ByteString;
 
 use super::QoS;
 use crate::error::Error;
-use crate::header::PacketType;
+use crate::ids::PacketType;
 use crate::primitives::{Cursor, Reader, binary_len, put_binary};
 use crate::properties::{self, Properties, PropertyContext, PropertyId, Seen};
 use crate::topic::TopicError;
