@@ -112,17 +112,11 @@ fn victims(r: &RunReport) -> Vec<usize> {
         .collect()
 }
 
-/// The runner's suspects, in its order (the scenario that noticed first), deduplicated.
+/// The suspects: the runner's likely culprits first (what was running or had just finished
+/// when the death was noticed), then the scenarios that found the broker gone; deduplicated.
 fn suspects(r: &RunReport, victims: &[usize]) -> Vec<(String, Version)> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
-    // The scenarios that found the broker gone first, then the runner's suspects.
-    for &i in victims {
-        let x = &r.results[i];
-        if !x.message.contains("earlier in the run") && seen.insert((x.id.clone(), x.version)) {
-            out.push((x.id.clone(), x.version));
-        }
-    }
     for &i in victims {
         let Some((_, list)) = r.results[i].message.split_once(CULPRITS) else {
             continue;
@@ -137,6 +131,12 @@ fn suspects(r: &RunReport, victims: &[usize]) -> Vec<(String, Version)> {
             if seen.insert((id.to_owned(), v)) {
                 out.push((id.to_owned(), v));
             }
+        }
+    }
+    for &i in victims {
+        let x = &r.results[i];
+        if !x.message.contains("earlier in the run") && seen.insert((x.id.clone(), x.version)) {
+            out.push((x.id.clone(), x.version));
         }
     }
     out.truncate(MAX_SUSPECTS);
