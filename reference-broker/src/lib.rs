@@ -15,6 +15,8 @@ pub mod engine;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "planted-bug")]
+pub mod planted;
 pub mod server;
 
 pub use config::{Config, Limits, Redirect, RedirectKind, TlsConfig};

@@ -30,6 +30,8 @@ impl Engine {
         s: Subscribe,
         now: Instant,
     ) {
+        #[cfg(feature = "planted-bug")]
+        crate::planted::on_subscribe(&s);
         let v5 = self.version(conn).is_v5();
         let sub_id = s.properties.subscription_identifiers().next();
         if sub_id.is_some() && !self.limits.subscription_identifiers_available {
