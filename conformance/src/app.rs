@@ -7,7 +7,7 @@ use std::time::Duration;
 use globset::{Glob, GlobSetBuilder};
 
 use crate::cli::{
-    CertifyArgs, Cli, ColorChoice, Command, ExplainArgs, ListArgs, ProbeArgs, RunArgs,
+    CertifyArgs, Cli, ColorChoice, Command, ExplainArgs, FuzzArgs, ListArgs, ProbeArgs, RunArgs,
 };
 use crate::corpus::{self, Loaded};
 use crate::error::Error;
@@ -52,6 +52,7 @@ pub fn main(cli: Cli) -> i32 {
         }
         Command::Probe(args) => probe_command(&args),
         Command::Certify(args) => certify_command(&args),
+        Command::Fuzz(args) => fuzz_command(&args),
     };
     match result {
         Ok(code) => code,
@@ -109,6 +110,49 @@ fn certify_command(args: &CertifyArgs) -> Result<i32, Error> {
         args.out.join("index.html").display()
     );
     Ok(if m.brokers.iter().all(|b| b.ok) {
+        exit::SUCCESS
+    } else {
+        exit::FAILURES
+    })
+}
+
+fn fuzz_command(args: &FuzzArgs) -> Result<i32, Error> {
+    if !(args.timeout_scale > 0.0 && args.timeout_scale.is_finite()) {
+        return Err(Error::Usage(
+            "--timeout-scale must be a positive number".into(),
+        ));
+    }
+    let tls = TlsOptions {
+        ca: args.ca.clone(),
+        insecure: args.insecure,
+        ..TlsOptions::default()
+    };
+    let options = crate::netfuzz::Options {
+        target: Target::parse(&args.broker, &tls).map_err(Error::Usage)?,
+        broker_cmd: args.broker_cmd.clone(),
+        duration: args.duration,
+        seed: args.seed.unwrap_or_else(random_seed),
+        jobs: args.jobs.max(1),
+        versions: versions(&args.mqtt_version),
+        out: args.out.clone(),
+        step_timeout: STEP_TIMEOUT.mul_f64(args.timeout_scale),
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    let show = |p: &crate::netfuzz::Progress| {
+        bar.set_message(format!(
+            "{} sessions, {} packets, {} findings, {} packet types x versions sent",
+            p.sessions, p.packets, p.findings, p.covered
+        ));
+        bar.tick();
+    };
+    let report = runtime()?.block_on(crate::netfuzz::fuzz(&options, &show))?;
+    bar.finish_and_clear();
+    out!("{}", report.table());
+    outln!(
+        "report written to {}",
+        args.out.join("report.json").display()
+    );
+    Ok(if report.findings.is_empty() {
         exit::SUCCESS
     } else {
         exit::FAILURES

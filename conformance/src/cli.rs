@@ -34,6 +34,45 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Certify a list of brokers: the matrix as HTML, JSON, JUnit per broker and Markdown.
     Certify(CertifyArgs),
+    /// Fuzz a broker over the network: sessions of generated and mutated packets, checked by
+    /// liveness and protocol oracles; findings become reproducer scenarios.
+    Fuzz(FuzzArgs),
+}
+
+/// Arguments of `fuzz`.
+#[derive(Debug, Args)]
+pub struct FuzzArgs {
+    /// Broker URL: mqtt://host:port, mqtts://, ws://host:port/path, wss://.
+    #[arg(long, value_name = "URL")]
+    pub broker: String,
+    /// Start the broker with this shell command (own process group, output in DIR/broker.log)
+    /// and restart it after each death or wedge; stop it at the end.
+    #[arg(long, value_name = "COMMAND")]
+    pub broker_cmd: Option<String>,
+    /// How long to generate sessions (e.g. 30s, 10m); minimising a finding may add to it.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub duration: std::time::Duration,
+    /// The seed (default: random, printed in the summary and report.json).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Sessions at once.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Only this version (repeatable); default both, in turn.
+    #[arg(long = "mqtt-version", value_name = "VERSION", value_parser = ["3.1.1", "5.0"])]
+    pub mqtt_version: Vec<String>,
+    /// Output folder: report.json, findings/*.yaml, findings/*.transcript.txt, broker.log.
+    #[arg(long, value_name = "DIR", default_value = "fuzz-out")]
+    pub out: PathBuf,
+    /// CA certificates (PEM) to trust for mqtts:// and wss://.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Accept any server certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Multiply every timeout (for slow brokers or machines).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    pub timeout_scale: f64,
 }
 
 /// Arguments of `certify`.

@@ -20,6 +20,7 @@ pub mod exit;
 pub mod fuzzing;
 pub mod judge;
 pub mod matcher;
+pub mod netfuzz;
 pub mod packets;
 pub mod probe;
 pub mod profile;

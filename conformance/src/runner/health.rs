@@ -109,6 +109,16 @@ pub(super) async fn alive(settings: &Settings, v: Version, redirects: bool) -> b
     health(settings, v, redirects, false).await.is_ok()
 }
 
+/// The network fuzzer's liveness oracle: a CONNACK and a PINGRESP for a fresh client under
+/// `v`; why not, when not.
+pub(crate) async fn responsive(settings: &Settings, v: Version) -> Result<(), String> {
+    match health(settings, v, true, true).await {
+        Ok(h) if h.pingresp => Ok(()),
+        Ok(_) => Err(format!("MQTT {v}: no PINGRESP to a PINGREQ")),
+        Err(e) => Err(e.text().to_owned()),
+    }
+}
+
 /// A selected version the broker did not accept at the health check.
 pub(super) enum Absent {
     /// Lawfully not offered: every scenario of it is skipped.

@@ -20,6 +20,7 @@ use crate::exec::{Failure, Settings};
 use crate::profile::Profile;
 use crate::scenario::{Capability, StatementRef, Version};
 
+pub(crate) use health::responsive;
 pub use plan::overall_limit;
 
 /// The graded outcome of one scenario under one version.

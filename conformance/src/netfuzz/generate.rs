@@ -1,0 +1,191 @@
+//! Sessions of packets from a seed: a CONNECT first (mostly well-formed, for the session's
+//! version), then packets from the codec's `Arbitrary`, mostly client-to-server ones encoded
+//! for the negotiated version, sometimes deliberately not, and some byte-mutated.
+
+use arbitrary::{Arbitrary, Unstructured};
+use mqtt_codec::{Connect, Packet, PacketType, ProtocolVersion};
+
+use super::mutate;
+use crate::scenario::Version;
+
+/// A small seeded PRNG (SplitMix64, Steele, Lea and Flood 2014): fast, and the same sequence
+/// for the same seed on every platform, which is all the fuzzer needs for reproducible runs.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// The generator for `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next_u64() % n.max(1) as u64).unwrap_or(0)
+    }
+
+    /// True with probability `num / den`.
+    pub fn chance(&mut self, num: u64, den: u64) -> bool {
+        self.next_u64() % den < num
+    }
+
+    /// A random byte.
+    pub fn byte(&mut self) -> u8 {
+        self.next_u64().to_le_bytes()[0]
+    }
+
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.byte()).collect()
+    }
+}
+
+/// One write to the broker: the bytes and what they are.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The bytes on the wire.
+    pub bytes: Vec<u8>,
+    /// A description for transcripts and reports.
+    pub what: String,
+}
+
+impl Frame {
+    /// The packet type the first byte announces, for reports and deduplication.
+    pub fn kind(&self) -> String {
+        kind_of(&self.bytes)
+    }
+}
+
+/// The packet type a frame's first byte announces ("reserved" for type 0, "empty").
+pub fn kind_of(bytes: &[u8]) -> String {
+    match bytes.first() {
+        None => "empty".into(),
+        Some(b) => PacketType::from_nibble(b >> 4).map_or("reserved".into(), |t| t.to_string()),
+    }
+}
+
+/// One fuzz session: its frames, sent in order on one connection.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The version the session is for (the CONNECT's, and the one replies decode as).
+    pub version: Version,
+    /// The session's number in the run (it and the seed determine the frames).
+    pub index: u64,
+    /// The frames.
+    pub frames: Vec<Frame>,
+    /// Whether the first frame is a well-formed CONNECT of `version`: only then are the
+    /// broker's replies judged by the protocol oracle.
+    pub clean_connect: bool,
+}
+
+/// Client-to-server packets carry no broker state the fuzzer could not follow; server-only
+/// ones are sent sometimes, as deliberate protocol errors.
+fn client_sends(t: PacketType) -> bool {
+    !matches!(
+        t,
+        PacketType::ConnAck | PacketType::SubAck | PacketType::UnsubAck | PacketType::PingResp
+    )
+}
+
+/// The session `index` of a run with `seed`, for `version`; `client_id` names the clean
+/// CONNECT's client (unique per session, so no session state leaks between sessions).
+pub fn session(seed: u64, index: u64, version: Version, client_id: &str) -> Plan {
+    let mut rng = Rng::new(seed ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let (first, clean_connect) = connect(&mut rng, version, client_id);
+    let mut frames = vec![first];
+    for _ in 0..1 + rng.below(8) {
+        if let Some(mut f) = packet(&mut rng, version) {
+            if rng.chance(1, 5) {
+                mutate::bytes(&mut rng, &mut f);
+            }
+            frames.push(f);
+        }
+    }
+    if frames.len() > 2 && rng.chance(1, 10) {
+        mutate::order(&mut rng, &mut frames[1..]);
+    }
+    Plan {
+        version,
+        index,
+        frames,
+        clean_connect,
+    }
+}
+
+/// The first frame: mostly a well-formed CONNECT with a fresh client id and a clean start,
+/// sometimes an arbitrary one (any version, flags, will, properties), rarely byte-mutated.
+/// The flag says whether it is the well-formed one, unmutated.
+fn connect(rng: &mut Rng, v: Version, client_id: &str) -> (Frame, bool) {
+    let arbitrary = if rng.chance(3, 20) {
+        let data = rng.bytes(2048);
+        Connect::arbitrary(&mut Unstructured::new(&data)).ok()
+    } else {
+        None
+    };
+    let odd = arbitrary.and_then(|c| encode(&Packet::from(c.clone()), c.protocol));
+    let (mut frame, clean) = match odd {
+        Some(f) => (f, false),
+        None => {
+            let c = Connect::new(v.protocol(), client_id);
+            let frame = encode(&Packet::from(c), v.protocol()).unwrap_or_else(|| Frame {
+                bytes: vec![0x10, 0x00],
+                what: "CONNECT (empty)".into(),
+            });
+            (frame, true)
+        }
+    };
+    if rng.chance(1, 20) {
+        mutate::bytes(rng, &mut frame);
+        return (frame, false);
+    }
+    (frame, clean)
+}
+
+/// An arbitrary packet, mostly a client-to-server one, mostly encoded for `v`.
+fn packet(rng: &mut Rng, v: Version) -> Option<Frame> {
+    let mut p = None;
+    for _ in 0..4 {
+        let data = rng.bytes(1024);
+        let candidate = Packet::arbitrary(&mut Unstructured::new(&data)).ok()?;
+        let keep = client_sends(candidate.packet_type()) || rng.chance(1, 10);
+        p = Some(candidate);
+        if keep {
+            break;
+        }
+    }
+    let p = p?;
+    let wire = if rng.chance(1, 20) {
+        other(v)
+    } else {
+        v.protocol()
+    };
+    encode(&p, wire)
+}
+
+fn other(v: Version) -> ProtocolVersion {
+    match v {
+        Version::V3_1_1 => Version::V5_0.protocol(),
+        Version::V5_0 => Version::V3_1_1.protocol(),
+    }
+}
+
+/// Larger frames only test how fast a broker discards bytes; the codec's "too long" fields
+/// (over 64 KiB) fail to encode and are dropped here.
+const MAX_FRAME: usize = 16 * 1024;
+
+fn encode(p: &Packet, wire: ProtocolVersion) -> Option<Frame> {
+    let bytes = p.to_bytes(wire).ok()?;
+    (bytes.len() <= MAX_FRAME).then(|| Frame {
+        bytes: bytes.to_vec(),
+        what: crate::client::summary(p),
+    })
+}
