@@ -2,8 +2,8 @@
 //! and armed only by [`arm`]: it lets the network fuzzer's tests prove that `fuzz` finds a
 //! broker crash and writes a reproducer. Never enable it outside tests.
 //!
-//! The bug: a SUBSCRIBE with a Topic Filter holding a `+` somewhere before a `#` makes the
-//! engine panic, which stops the engine task: the broker still accepts TCP connections but
+//! The bug: a SUBSCRIBE with a Topic Filter of two levels or more, one of them `+`, makes
+//! the engine panic (a filter such as `a/+`), which stops the engine task: the broker still accepts TCP connections but
 //! never answers a CONNECT again (a wedged broker).
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,7 +22,7 @@ pub(crate) fn on_subscribe(s: &Subscribe) {
     if !ARMED.load(Ordering::SeqCst) {
         return;
     }
-    let trigger = |f: &str| matches!((f.find('+'), f.rfind('#')), (Some(p), Some(h)) if p < h);
+    let trigger = |f: &str| f.contains('/') && f.split('/').any(|level| level == "+");
     if let Some(f) = s.filters.iter().find(|f| trigger(&f.filter)) {
         panic!("planted bug: SUBSCRIBE filter {:?}", &*f.filter);
     }

@@ -87,15 +87,6 @@ pub struct Plan {
     pub clean_connect: bool,
 }
 
-/// Client-to-server packets carry no broker state the fuzzer could not follow; server-only
-/// ones are sent sometimes, as deliberate protocol errors.
-fn client_sends(t: PacketType) -> bool {
-    !matches!(
-        t,
-        PacketType::ConnAck | PacketType::SubAck | PacketType::UnsubAck | PacketType::PingResp
-    )
-}
-
 /// The session `index` of a run with `seed`, for `version`; `client_id` names the clean
 /// CONNECT's client (unique per session, so no session state leaks between sessions).
 pub fn session(seed: u64, index: u64, version: Version, client_id: &str) -> Plan {
@@ -150,25 +141,144 @@ fn connect(rng: &mut Rng, v: Version, client_id: &str) -> (Frame, bool) {
     (frame, clean)
 }
 
-/// An arbitrary packet, mostly a client-to-server one, mostly encoded for `v`.
-fn packet(rng: &mut Rng, v: Version) -> Option<Frame> {
-    let mut p = None;
-    for _ in 0..4 {
-        let data = rng.bytes(1024);
-        let candidate = Packet::arbitrary(&mut Unstructured::new(&data)).ok()?;
-        let keep = client_sends(candidate.packet_type()) || rng.chance(1, 10);
-        p = Some(candidate);
-        if keep {
-            break;
+/// What follows the CONNECT, by weight: mostly the client-to-server packets that build
+/// state (subscriptions, messages in flight), rarely the ones that end a session
+/// (DISCONNECT, a second CONNECT, 3.1.1 AUTH) or a server-only packet as a protocol error.
+const KINDS: &[(PacketType, u64)] = &[
+    (PacketType::Publish, 8),
+    (PacketType::Subscribe, 6),
+    (PacketType::Unsubscribe, 3),
+    (PacketType::PubAck, 1),
+    (PacketType::PubRec, 1),
+    (PacketType::PubRel, 2),
+    (PacketType::PubComp, 1),
+    (PacketType::PingReq, 1),
+    (PacketType::Disconnect, 1),
+    (PacketType::Auth, 1),
+    (PacketType::Connect, 1),
+    (PacketType::ConnAck, 1),
+];
+
+fn kind(rng: &mut Rng) -> PacketType {
+    let total: u64 = KINDS.iter().map(|(_, w)| w).sum();
+    let mut pick = rng.next_u64() % total;
+    for &(t, w) in KINDS {
+        if pick < w {
+            return t;
         }
+        pick -= w;
     }
-    let p = p?;
+    PacketType::PingReq
+}
+
+/// A packet after the CONNECT: mostly one the strict codec accepts (so the session goes on
+/// and reaches deeper states), sometimes one it rejects.
+fn packet(rng: &mut Rng, v: Version) -> Option<Frame> {
+    let mut last = None;
+    for _ in 0..4 {
+        let Some(f) = any_packet(rng, v) else {
+            continue;
+        };
+        if decodes(&f.bytes, v) || rng.chance(1, 4) {
+            return Some(f);
+        }
+        last = Some(f);
+    }
+    last
+}
+
+/// Whether the strict codec decodes `bytes` as exactly one packet of version `v`.
+pub fn decodes(bytes: &[u8], v: Version) -> bool {
+    let mut buf = bytes::BytesMut::from(bytes);
+    matches!(
+        mqtt_codec::Decoder::new(v.protocol()).decode(&mut buf),
+        Ok(mqtt_codec::Decoded::Packet(_))
+    ) && buf.is_empty()
+}
+
+/// An arbitrary packet of a weighted type, mostly encoded for `v`.
+fn any_packet(rng: &mut Rng, v: Version) -> Option<Frame> {
+    let data = rng.bytes(1024);
+    let u = &mut Unstructured::new(&data);
+    let mut t = kind(rng);
+    if t == PacketType::Auth && !v.is_v5() && rng.chance(3, 4) {
+        t = PacketType::PingReq;
+    }
+    let p = match t {
+        PacketType::Publish => Packet::Publish(Arbitrary::arbitrary(u).ok()?),
+        PacketType::Subscribe => Packet::Subscribe(Arbitrary::arbitrary(u).ok()?),
+        PacketType::Unsubscribe => Packet::Unsubscribe(Arbitrary::arbitrary(u).ok()?),
+        PacketType::PubAck => Packet::PubAck(Arbitrary::arbitrary(u).ok()?),
+        PacketType::PubRec => Packet::PubRec(Arbitrary::arbitrary(u).ok()?),
+        PacketType::PubRel => Packet::PubRel(Arbitrary::arbitrary(u).ok()?),
+        PacketType::PubComp => Packet::PubComp(Arbitrary::arbitrary(u).ok()?),
+        PacketType::Disconnect => Packet::Disconnect(Arbitrary::arbitrary(u).ok()?),
+        PacketType::Auth => Packet::Auth(Arbitrary::arbitrary(u).ok()?),
+        PacketType::PingReq => Packet::PingReq,
+        // A second CONNECT or a server-only packet: any packet the codec can generate.
+        _ => Packet::arbitrary(u).ok()?,
+    };
+    let mut p = p;
+    if rng.chance(3, 4) {
+        repair(&mut p, v, rng.chance(1, 2));
+    }
     let wire = if rng.chance(1, 20) {
         other(v)
     } else {
         v.protocol()
     };
     encode(&p, wire)
+}
+
+/// Makes the codec's arbitrary strings and options mostly legal, so that the packet reaches
+/// the broker's state machine instead of its parser: at most three filters, no U+0000, short
+/// names, no wildcard in a PUBLISH topic, no 5.0-only option bits under 3.1.1, and (with
+/// `drop_props`) no properties.
+fn repair(p: &mut Packet, v: Version, drop_props: bool) {
+    match p {
+        Packet::Subscribe(s) => {
+            s.filters.truncate(3);
+            for f in &mut s.filters {
+                f.filter = tidy(&f.filter, false);
+                if !v.is_v5() {
+                    f.options = mqtt_codec::SubscriptionOptions::qos(f.options.qos);
+                }
+            }
+            if drop_props {
+                s.properties = mqtt_codec::Properties::new();
+            }
+        }
+        Packet::Unsubscribe(u) => {
+            u.filters.truncate(3);
+            for f in &mut u.filters {
+                *f = tidy(f, false);
+            }
+            if drop_props {
+                u.properties = mqtt_codec::Properties::new();
+            }
+        }
+        Packet::Publish(pb) => {
+            pb.topic = tidy(&pb.topic, true);
+            if drop_props {
+                pb.properties = mqtt_codec::Properties::new();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// At most 32 characters, no U+0000 (nor wildcards for a topic name), never empty.
+fn tidy(s: &str, name: bool) -> mqtt_codec::ByteString {
+    let kept: String = s
+        .chars()
+        .filter(|c| *c != '\0' && !(name && matches!(c, '+' | '#')))
+        .take(32)
+        .collect();
+    if kept.is_empty() {
+        "a".into()
+    } else {
+        kept.into()
+    }
 }
 
 fn other(v: Version) -> ProtocolVersion {

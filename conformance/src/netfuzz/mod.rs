@@ -269,7 +269,8 @@ impl Run<'_> {
         let (small, kept) =
             minimise::minimise(&mut self.broker, plan.clone(), &v, MINIMISE_BUDGET).await?;
         let (plan, v, transcript, reproduced) = match kept {
-            Some((_, o)) => (small, v, o.transcript, true),
+            // A liveness finding is named after the minimised session's last frame.
+            Some((kv, o)) => (small, kv, o.transcript, true),
             // Nothing smaller reproduced it: confirm the whole session does.
             None => match minimise::replay(&mut self.broker, &plan).await? {
                 Some((_, o)) => (plan, v, o.transcript, true),

@@ -8,6 +8,7 @@ mod grading;
 mod isolation;
 mod junit;
 mod lawful;
+mod netfuzz;
 mod probe;
 mod runs;
 mod support;
