@@ -34,8 +34,7 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Certify a list of brokers: the matrix as HTML, JSON, JUnit per broker and Markdown.
     Certify(CertifyArgs),
-    /// Fuzz a broker over the network: sessions of generated and mutated packets, checked by
-    /// liveness and protocol oracles; findings become reproducer scenarios.
+    /// Fuzz a broker over the network; findings become reproducer scenarios.
     Fuzz(FuzzArgs),
 }
 

@@ -278,3 +278,104 @@ impl Judge {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use mqtt_codec::{Connect, PubAck, Publish, QoS, SubAck, Subscribe, Subscription};
+
+    use super::*;
+    use crate::netfuzz::generate::{self, Frame};
+    use crate::scenario::Version;
+
+    const V: Version = Version::V3_1_1;
+
+    fn frame(p: Packet) -> Frame {
+        Frame {
+            bytes: p.to_bytes(V.protocol()).unwrap().to_vec(),
+            what: String::new(),
+        }
+    }
+
+    fn plan(frames: Vec<Packet>) -> Plan {
+        let mut all = vec![frame(Connect::new(V.protocol(), "c").into())];
+        all.extend(frames.into_iter().map(frame));
+        Plan {
+            version: V,
+            index: 0,
+            frames: all,
+            clean_connect: true,
+        }
+    }
+
+    fn connack() -> Event {
+        Event::Packet(Packet::ConnAck(mqtt_codec::ConnAck::new(
+            false,
+            mqtt_codec::ReasonCode(0),
+        )))
+    }
+
+    fn outcome(events: Vec<(usize, Event)>) -> Outcome {
+        Outcome {
+            events,
+            sent: 3,
+            transcript: Vec::new(),
+        }
+    }
+
+    fn subscribe(id: u16, filter: &str) -> Packet {
+        Packet::Subscribe(Subscribe {
+            packet_id: id,
+            properties: Default::default(),
+            filters: vec![Subscription {
+                filter: filter.into(),
+                options: mqtt_codec::SubscriptionOptions::qos(QoS::AtMostOnce),
+            }],
+        })
+    }
+
+    #[test]
+    fn an_ack_for_an_id_the_client_never_used_is_a_violation() {
+        let mut p = Publish::new("a", "x");
+        p.qos = QoS::AtLeastOnce;
+        p.packet_id = 5;
+        let plan = plan(vec![p.into()]);
+        let ack = |id| Event::Packet(Packet::PubAck(PubAck::new(id)));
+        assert!(check(&plan, &outcome(vec![(1, connack()), (2, ack(5))])).is_none());
+        let v = check(&plan, &outcome(vec![(1, connack()), (2, ack(6))])).unwrap();
+        assert_eq!((v.oracle, v.packet.as_str()), (Oracle::Protocol, "PUBACK"));
+    }
+
+    #[test]
+    fn a_publish_needs_a_matching_subscription() {
+        let plan = plan(vec![subscribe(1, "a/+")]);
+        let suback = Event::Packet(Packet::SubAck(SubAck {
+            packet_id: 1,
+            properties: Default::default(),
+            codes: vec![mqtt_codec::ReasonCode(0)],
+        }));
+        let publish = |t: &str| Event::Packet(Packet::Publish(Publish::new(t, "x")));
+        let ok = vec![(1, connack()), (2, suback.clone()), (2, publish("a/b"))];
+        assert!(check(&plan, &outcome(ok)).is_none());
+        let bad = vec![(1, connack()), (2, suback), (2, publish("b/b"))];
+        assert_eq!(check(&plan, &outcome(bad)).unwrap().packet, "PUBLISH");
+    }
+
+    #[test]
+    fn connack_must_come_first_and_unjudged_sessions_stay_unjudged() {
+        let mut plan = plan(vec![Packet::PingReq]);
+        let ev = vec![(1, Event::Packet(Packet::PingResp)), (1, connack())];
+        assert!(check(&plan, &outcome(ev.clone())).is_some());
+        plan.clean_connect = false;
+        assert!(check(&plan, &outcome(ev)).is_none());
+    }
+
+    #[test]
+    fn sessions_are_determined_by_seed_and_number() {
+        let a = generate::session(9, 4, V, "c");
+        let b = generate::session(9, 4, V, "c");
+        let c = generate::session(10, 4, V, "c");
+        let bytes = |p: &Plan| p.frames.iter().map(|f| f.bytes.clone()).collect::<Vec<_>>();
+        assert_eq!(bytes(&a), bytes(&b));
+        assert_ne!(bytes(&a), bytes(&c));
+    }
+}
