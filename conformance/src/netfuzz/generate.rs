@@ -283,8 +283,8 @@ fn tidy(s: &str, name: bool) -> mqtt_codec::ByteString {
 
 fn other(v: Version) -> ProtocolVersion {
     match v {
-        Version::V3_1_1 => Version::V5_0.protocol(),
         Version::V5_0 => Version::V3_1_1.protocol(),
+        _ => Version::V5_0.protocol(),
     }
 }
 

@@ -35,7 +35,7 @@ pub async fn run(
     let open = Connection::open(target, "fuzz", plan.version.protocol(), transcript.clone());
     let mut c = match tokio::time::timeout(connect_timeout, open).await {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) => return Err(e),
+        Ok(Err(e)) => return Err(e.to_string()),
         Err(_) => return Err(format!("connecting to {} timed out", target.url)),
     };
     let mut events = Vec::new();
