@@ -202,75 +202,26 @@ fn probe_command(args: &ProbeArgs) -> Result<i32, Error> {
 
 /// `run`, on a runtime.
 pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
-    if !(args.timeout_scale > 0.0 && args.timeout_scale.is_finite()) {
-        return Err(Error::Usage(
-            "--timeout-scale must be a positive number".into(),
-        ));
-    }
-    // A folder that cannot be written is found before the run, not after it.
-    if let Some(dir) = &args.record {
-        std::fs::create_dir_all(dir).map_err(Error::write(dir))?;
-    }
+    check_run_args(&args)?;
     let full = corpus::load(&args.corpus.paths)?;
     let corpus = select(full.clone(), &args.filter, &versions(&args.mqtt_version))?;
     if corpus.is_empty() {
         return Err(Error::Usage("no scenario matches the selection".into()));
     }
-    let tls = TlsOptions {
-        ca: args.ca.clone(),
-        cert: args.cert.clone(),
-        key: args.key.clone(),
-        insecure: args.insecure,
-    };
-    let (target, broker, default_profile) = match &args.broker {
-        Some(url) => (Target::parse(url, &tls).map_err(Error::Usage)?, None, None),
-        None => {
-            let handle = mqtt_reference_broker::start(mqtt_reference_broker::Config::default())
-                .await
-                .map_err(|e| Error::Broker(e.to_string()))?;
-            (
-                Target::tcp(handle.tcp_addr()),
-                Some(handle),
-                Some("reference"),
-            )
-        }
-    };
+    let (target, broker, default_profile) = open_target(&args).await?;
     let mut managed = match &args.broker_cmd {
         Some(cmd) => Some(start_broker(cmd, &target).await?),
         None => None,
     };
-    let declared = match (&args.profile, default_profile) {
-        (Some(p), _) => Some(Profile::load(p)?),
-        (None, Some(p)) => Some(Profile::load(p)?),
-        (None, None) => None,
+    let declared = match args.profile.as_deref().or(default_profile) {
+        Some(p) => Some(Profile::load(p)?),
+        None => None,
     };
-    let from_profile = declared.as_ref().and_then(|p| p.credentials.as_ref());
-    let credentials = match (&args.username, &target.username, from_profile) {
-        (Some(u), _, _) => Some((u.clone(), args.password.clone())),
-        (None, Some(u), _) => Some((u.clone(), target.password.clone())),
-        (None, None, Some(c)) => Some((c.username.clone(), c.password.clone())),
-        (None, None, None) => None,
-    };
+    let credentials = credentials(&args, &target, declared.as_ref());
     let profile = match declared {
         Some(p) => p,
-        // No profile for an external broker: discover what it offers, so that what it may
-        // lawfully lack is skipped with the reason rather than failed.
-        None => {
-            let endpoint = probe::Endpoint {
-                target: target.clone(),
-                credentials: credentials.clone(),
-                timeout: STEP_TIMEOUT.mul_f64(args.timeout_scale),
-            };
-            let only: Vec<_> = versions(&args.mqtt_version)
-                .iter()
-                .map(|v| v.protocol())
-                .collect();
-            let p = probe::discover_only(&endpoint, &only).await.profile();
-            outln!("no --profile: capabilities discovered ({})", p.summary());
-            p
-        }
+        None => discover(&args, &target, &credentials).await,
     };
-    let seed = args.seed.unwrap_or_else(random_seed);
     let opts = Options {
         settings: Settings {
             target,
@@ -280,21 +231,12 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
         },
         jobs: args.jobs,
         repeat: args.repeat,
-        seed,
+        seed: args.seed.unwrap_or_else(random_seed),
         strict: args.strict,
         versions: versions(&args.mqtt_version),
         keep_transcripts: args.record.is_some(),
     };
-    let progress =
-        indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
-    if std::io::stderr().is_terminal() {
-        progress.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-    } else {
-        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let progress = progress_bar();
     let outcome = runner::run(&corpus, &profile, &opts, &progress).await;
     progress.finish_and_clear();
     if let Some(h) = broker {
@@ -319,18 +261,135 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
     if let Some(m) = &mut managed {
         m.stop().await;
     }
-    if let Some(dir) = &args.record {
-        let files = record::write(dir, &report.results)?;
-        outln!("recorded {files} transcripts under {}", dir.display());
-        // The reports keep their usual shape: transcripts of passes only went to the files.
-        for r in &mut report.results {
-            if r.outcome == runner::Outcome::Pass {
-                r.transcript.clear();
-            }
-        }
-    }
+    record_transcripts(&args, &mut report)?;
     // Stale entries are judged against the whole corpus, not the filtered selection.
     report.warnings.extend(profile.stale(&full));
+    write_reports(&args, &report)?;
+    Ok(if report.failed() {
+        exit::FAILURES
+    } else {
+        exit::SUCCESS
+    })
+}
+
+/// The arguments `run` checks before it loads anything.
+fn check_run_args(args: &RunArgs) -> Result<(), Error> {
+    if !(args.timeout_scale > 0.0 && args.timeout_scale.is_finite()) {
+        return Err(Error::Usage(
+            "--timeout-scale must be a positive number".into(),
+        ));
+    }
+    // A folder that cannot be written is found before the run, not after it.
+    if let Some(dir) = &args.record {
+        std::fs::create_dir_all(dir).map_err(Error::write(dir))?;
+    }
+    Ok(())
+}
+
+/// The broker to run against: `--broker`, or the reference broker started in-process (with
+/// its handle and the name of its profile).
+async fn open_target(
+    args: &RunArgs,
+) -> Result<
+    (
+        Target,
+        Option<mqtt_reference_broker::BrokerHandle>,
+        Option<&'static str>,
+    ),
+    Error,
+> {
+    match &args.broker {
+        Some(url) => {
+            let tls = TlsOptions {
+                ca: args.ca.clone(),
+                cert: args.cert.clone(),
+                key: args.key.clone(),
+                insecure: args.insecure,
+            };
+            Ok((Target::parse(url, &tls).map_err(Error::Usage)?, None, None))
+        }
+        None => {
+            let handle = mqtt_reference_broker::start(mqtt_reference_broker::Config::default())
+                .await
+                .map_err(|e| Error::Broker(e.to_string()))?;
+            Ok((
+                Target::tcp(handle.tcp_addr()),
+                Some(handle),
+                Some("reference"),
+            ))
+        }
+    }
+}
+
+/// The credentials, in order of precedence: `--username`, the URL's, the profile's.
+fn credentials(
+    args: &RunArgs,
+    target: &Target,
+    profile: Option<&Profile>,
+) -> Option<(String, Option<String>)> {
+    let from_profile = profile.and_then(|p| p.credentials.as_ref());
+    match (&args.username, &target.username, from_profile) {
+        (Some(u), _, _) => Some((u.clone(), args.password.clone())),
+        (None, Some(u), _) => Some((u.clone(), target.password.clone())),
+        (None, None, Some(c)) => Some((c.username.clone(), c.password.clone())),
+        (None, None, None) => None,
+    }
+}
+
+/// No profile for an external broker: discover what it offers, so that what it may lawfully
+/// lack is skipped with the reason rather than failed.
+async fn discover(
+    args: &RunArgs,
+    target: &Target,
+    credentials: &Option<(String, Option<String>)>,
+) -> Profile {
+    let endpoint = probe::Endpoint {
+        target: target.clone(),
+        credentials: credentials.clone(),
+        timeout: STEP_TIMEOUT.mul_f64(args.timeout_scale),
+    };
+    let only: Vec<_> = versions(&args.mqtt_version)
+        .iter()
+        .map(|v| v.protocol())
+        .collect();
+    let p = probe::discover_only(&endpoint, &only).await.profile();
+    outln!("no --profile: capabilities discovered ({})", p.summary());
+    p
+}
+
+/// A progress bar on a terminal's stderr, hidden otherwise.
+fn progress_bar() -> indicatif::ProgressBar {
+    let progress =
+        indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+    if std::io::stderr().is_terminal() {
+        progress.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    } else {
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    progress
+}
+
+/// `--record`: every transcript to its file, then the passes' transcripts out of the reports,
+/// which keep their usual shape.
+fn record_transcripts(args: &RunArgs, report: &mut runner::RunReport) -> Result<(), Error> {
+    let Some(dir) = &args.record else {
+        return Ok(());
+    };
+    let files = record::write(dir, &report.results)?;
+    outln!("recorded {files} transcripts under {}", dir.display());
+    for r in &mut report.results {
+        if r.outcome == runner::Outcome::Pass {
+            r.transcript.clear();
+        }
+    }
+    Ok(())
+}
+
+/// The terminal summary, then the report files asked for.
+fn write_reports(args: &RunArgs, report: &runner::RunReport) -> Result<(), Error> {
     let color = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -341,7 +400,7 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
     out!(
         "{}",
         report::terminal(
-            &report,
+            report,
             Style {
                 color,
                 verbose: args.verbose
@@ -349,21 +408,17 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
         )
     );
     if let Some(p) = &args.json {
-        let text = serde_json::to_string_pretty(&report::json(&report)).unwrap_or_default();
+        let text = serde_json::to_string_pretty(&report::json(report)).unwrap_or_default();
         write(p, &(text + "\n"))?;
     }
     if let Some(p) = &args.junit {
-        write(p, &report::junit(&report))?;
+        write(p, &report::junit(report))?;
     }
     if let Some(p) = &args.report {
-        write(p, &report::html(&report))?;
+        write(p, &report::html(report))?;
     }
     outln!("wall time: {:.2}s", report.duration.as_secs_f64());
-    Ok(if report.failed() {
-        exit::FAILURES
-    } else {
-        exit::SUCCESS
-    })
+    Ok(())
 }
 
 /// Starts `--broker-cmd` and waits for the `--broker` port.
