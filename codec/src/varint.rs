@@ -42,7 +42,7 @@ pub(crate) fn read(bytes: &[u8], field: &'static str) -> Result<VarInt, Error> {
 }
 
 /// How many bytes `value` takes as a Variable Byte Integer (5 over [`MAX_VARINT`], see
-/// [`write`]).
+/// [`write()`]).
 pub fn len(value: u32) -> usize {
     match value {
         0..=127 => 1,
