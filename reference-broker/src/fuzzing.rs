@@ -397,61 +397,16 @@ impl Driver {
     /// Runs one action and checks invariants.
     pub fn step(&mut self, action: &Action) {
         match action {
-            Action::Connect {
-                client,
-                version,
-                clean,
-                keep_alive,
-                session_expiry,
-                receive_maximum,
-                will,
-            } => {
+            Action::Connect { client, .. } => {
                 let slot = usize::from(*client) % CLIENTS;
-                let version = match version % 3 {
-                    0 => ProtocolVersion::V3_1,
-                    1 => ProtocolVersion::V3_1_1,
-                    _ => ProtocolVersion::V5_0,
-                };
                 self.drop_client(slot);
-                let client_id = format!("c{slot}");
-                let mut connect = Connect::new(version, client_id.as_str());
-                connect.clean_start = *clean;
-                connect.keep_alive = u16::from(*keep_alive);
-                if version.is_v5() {
-                    connect
-                        .properties
-                        .push(Property::SessionExpiryInterval(u32::from(*session_expiry)));
-                    if *receive_maximum > 0 {
-                        connect
-                            .properties
-                            .push(Property::ReceiveMaximum(u16::from(*receive_maximum)));
-                    }
-                }
-                if let Some(will) = will {
-                    connect.will = Some(Will {
-                        topic: will.name().into(),
-                        payload: format!("will-{slot}").into(),
-                        qos: QoS::AtLeastOnce,
-                        retain: false,
-                        properties: Default::default(),
-                    });
-                }
+                let connect = connect_packet(slot, action);
+                let (version, client_id) = (connect.protocol, format!("c{slot}"));
                 self.open(slot, version, client_id);
                 self.send(slot, connect.into());
             }
             Action::Bytes { client, data } => {
-                let slot = usize::from(*client) % CLIENTS;
-                if self
-                    .clients
-                    .get(slot)
-                    .is_none_or(|c| c.as_ref().is_none_or(|c| c.closed))
-                {
-                    self.open(slot, ProtocolVersion::V5_0, format!("c{slot}"));
-                    if let Some(Some(c)) = self.clients.get_mut(slot) {
-                        c.raw_connect = Some(Vec::new());
-                    }
-                }
-                self.feed(slot, data, true);
+                self.raw_bytes(usize::from(*client) % CLIENTS, data);
             }
             Action::Subscribe {
                 client,
@@ -480,42 +435,8 @@ impl Driver {
                 topic,
                 qos,
                 retain,
-            } => {
-                let slot = usize::from(*client) % CLIENTS;
-                self.seq += 1;
-                let mut p = Publish::new(topic.name(), format!("m{}", self.seq));
-                p.qos = QoS::from_u8(qos % 3).unwrap_or_default();
-                p.retain = *retain;
-                if p.qos != QoS::AtMostOnce {
-                    p.packet_id = self.next_id(slot);
-                    if p.qos == QoS::ExactlyOnce {
-                        if let Some(Some(c)) = self.clients.get_mut(slot) {
-                            c.awaiting_pubrec.push(p.packet_id);
-                        }
-                    }
-                }
-                self.send(slot, p.into());
-            }
-            Action::Ack { client } => {
-                let slot = usize::from(*client) % CLIENTS;
-                let (acks, comps) = match self.clients.get_mut(slot) {
-                    Some(Some(c)) => (
-                        std::mem::take(&mut c.to_ack),
-                        std::mem::take(&mut c.to_complete),
-                    ),
-                    _ => return,
-                };
-                for (qos, id) in acks {
-                    let packet = match qos {
-                        QoS::ExactlyOnce => PubRec::new(id).into(),
-                        _ => PubAck::new(id).into(),
-                    };
-                    self.send(slot, packet);
-                }
-                for id in comps {
-                    self.send(slot, PubComp::new(id).into());
-                }
-            }
+            } => self.publish(usize::from(*client) % CLIENTS, *topic, *qos, *retain),
+            Action::Ack { client } => self.ack(usize::from(*client) % CLIENTS),
             Action::Disconnect { client } => {
                 let slot = usize::from(*client) % CLIENTS;
                 self.send(slot, Disconnect::default().into());
@@ -528,6 +449,59 @@ impl Driver {
             }
         }
         self.pump();
+    }
+
+    /// Raw bytes from the client in `slot`, on a new connection if it has none open.
+    fn raw_bytes(&mut self, slot: usize, data: &[u8]) {
+        if self
+            .clients
+            .get(slot)
+            .is_none_or(|c| c.as_ref().is_none_or(|c| c.closed))
+        {
+            self.open(slot, ProtocolVersion::V5_0, format!("c{slot}"));
+            if let Some(Some(c)) = self.clients.get_mut(slot) {
+                c.raw_connect = Some(Vec::new());
+            }
+        }
+        self.feed(slot, data, true);
+    }
+
+    /// A PUBLISH with a unique payload from the client in `slot`.
+    fn publish(&mut self, slot: usize, topic: Topic, qos: u8, retain: bool) {
+        self.seq += 1;
+        let mut p = Publish::new(topic.name(), format!("m{}", self.seq));
+        p.qos = QoS::from_u8(qos % 3).unwrap_or_default();
+        p.retain = retain;
+        if p.qos != QoS::AtMostOnce {
+            p.packet_id = self.next_id(slot);
+            if p.qos == QoS::ExactlyOnce {
+                if let Some(Some(c)) = self.clients.get_mut(slot) {
+                    c.awaiting_pubrec.push(p.packet_id);
+                }
+            }
+        }
+        self.send(slot, p.into());
+    }
+
+    /// Acknowledges every QoS 1/2 message and PUBREL the client in `slot` received.
+    fn ack(&mut self, slot: usize) {
+        let (acks, comps) = match self.clients.get_mut(slot) {
+            Some(Some(c)) => (
+                std::mem::take(&mut c.to_ack),
+                std::mem::take(&mut c.to_complete),
+            ),
+            _ => return,
+        };
+        for (qos, id) in acks {
+            let packet = match qos {
+                QoS::ExactlyOnce => PubRec::new(id).into(),
+                _ => PubAck::new(id).into(),
+            };
+            self.send(slot, packet);
+        }
+        for id in comps {
+            self.send(slot, PubComp::new(id).into());
+        }
     }
 
     fn next_id(&mut self, slot: usize) -> u16 {
@@ -627,52 +601,72 @@ impl Driver {
         while let Some((conn, data)) = self.engine.poll_transmit() {
             // Fake clients read everything at once.
             self.engine.handle_written(conn, data.len(), self.now);
-            let Some(slot) = self
-                .clients
-                .iter()
-                .position(|c| c.as_ref().is_some_and(|c| c.conn == conn))
-            else {
-                continue;
+            self.receive(conn, &data, &mut replies);
+        }
+        if self.handle_events() {
+            return self.pump();
+        }
+        if let Err(e) = self.engine.check_invariants() {
+            panic!("engine invariant broken: {e}");
+        }
+        for (slot, packet) in replies {
+            self.send(slot, packet);
+            self.pump();
+        }
+    }
+
+    /// The client on `conn` reads `data`: deliveries are checked and noted for `Ack`, a
+    /// PUBREC for its own QoS 2 message adds the PUBREL to `replies`.
+    fn receive(&mut self, conn: ConnId, data: &[u8], replies: &mut Vec<(usize, Packet)>) {
+        let Some(slot) = self
+            .clients
+            .iter()
+            .position(|c| c.as_ref().is_some_and(|c| c.conn == conn))
+        else {
+            return;
+        };
+        let Some(Some(c)) = self.clients.get_mut(slot) else {
+            return;
+        };
+        c.buf.extend_from_slice(data);
+        loop {
+            let packet = match c.decoder.decode(&mut c.buf) {
+                Ok(Decoded::Packet(p)) => p,
+                Ok(Decoded::Incomplete) => break,
+                Err(e) => panic!("engine output does not decode: {e}"),
             };
-            let Some(Some(c)) = self.clients.get_mut(slot) else {
-                continue;
-            };
-            c.buf.extend_from_slice(&data);
-            loop {
-                let packet = match c.decoder.decode(&mut c.buf) {
-                    Ok(Decoded::Packet(p)) => p,
-                    Ok(Decoded::Incomplete) => break,
-                    Err(e) => panic!("engine output does not decode: {e}"),
-                };
-                match packet {
-                    Packet::ConnAck(ack) if ack.code.is_success() && !ack.session_present => {
-                        *self.generation.entry(c.client_id.clone()).or_default() += 1;
-                    }
-                    Packet::Publish(p) => {
-                        check_delivery(
-                            &c.client_id,
-                            &p,
-                            &self.filters_seen,
-                            &self.generation,
-                            &mut self.qos2_seen,
-                            &self.raw_payloads,
-                        );
-                        if p.qos != QoS::AtMostOnce {
-                            c.to_ack.push((p.qos, p.packet_id));
-                        }
-                    }
-                    Packet::PubRec(r) => {
-                        if let Some(i) = c.awaiting_pubrec.iter().position(|&id| id == r.packet_id)
-                        {
-                            c.awaiting_pubrec.remove(i);
-                            replies.push((slot, Packet::PubRel(PubRel::new(r.packet_id))));
-                        }
-                    }
-                    Packet::PubRel(r) => c.to_complete.push(r.packet_id),
-                    _ => {}
+            match packet {
+                Packet::ConnAck(ack) if ack.code.is_success() && !ack.session_present => {
+                    *self.generation.entry(c.client_id.clone()).or_default() += 1;
                 }
+                Packet::Publish(p) => {
+                    check_delivery(
+                        &c.client_id,
+                        &p,
+                        &self.filters_seen,
+                        &self.generation,
+                        &mut self.qos2_seen,
+                        &self.raw_payloads,
+                    );
+                    if p.qos != QoS::AtMostOnce {
+                        c.to_ack.push((p.qos, p.packet_id));
+                    }
+                }
+                Packet::PubRec(r) => {
+                    if let Some(i) = c.awaiting_pubrec.iter().position(|&id| id == r.packet_id) {
+                        c.awaiting_pubrec.remove(i);
+                        replies.push((slot, Packet::PubRel(PubRel::new(r.packet_id))));
+                    }
+                }
+                Packet::PubRel(r) => c.to_complete.push(r.packet_id),
+                _ => {}
             }
         }
+    }
+
+    /// Carries out the engine's events; whether a password was checked (the engine then
+    /// has more to say).
+    fn handle_events(&mut self) -> bool {
         let mut checked = false;
         while let Some(event) = self.engine.poll_event() {
             match event {
@@ -691,17 +685,52 @@ impl Driver {
                 }
             }
         }
-        if checked {
-            return self.pump();
-        }
-        if let Err(e) = self.engine.check_invariants() {
-            panic!("engine invariant broken: {e}");
-        }
-        for (slot, packet) in replies {
-            self.send(slot, packet);
-            self.pump();
+        checked
+    }
+}
+
+/// The CONNECT an [`Action::Connect`] stands for, from the client in `slot`.
+fn connect_packet(slot: usize, action: &Action) -> Connect {
+    let Action::Connect {
+        version,
+        clean,
+        keep_alive,
+        session_expiry,
+        receive_maximum,
+        will,
+        ..
+    } = action
+    else {
+        return Connect::new(ProtocolVersion::V5_0, format!("c{slot}"));
+    };
+    let version = match version % 3 {
+        0 => ProtocolVersion::V3_1,
+        1 => ProtocolVersion::V3_1_1,
+        _ => ProtocolVersion::V5_0,
+    };
+    let mut connect = Connect::new(version, format!("c{slot}"));
+    connect.clean_start = *clean;
+    connect.keep_alive = u16::from(*keep_alive);
+    if version.is_v5() {
+        connect
+            .properties
+            .push(Property::SessionExpiryInterval(u32::from(*session_expiry)));
+        if *receive_maximum > 0 {
+            connect
+                .properties
+                .push(Property::ReceiveMaximum(u16::from(*receive_maximum)));
         }
     }
+    if let Some(will) = will {
+        connect.will = Some(Will {
+            topic: will.name().into(),
+            payload: format!("will-{slot}").into(),
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            properties: Default::default(),
+        });
+    }
+    connect
 }
 
 /// Notes the payload of `packet` if it is a PUBLISH, or of its will if it is a CONNECT, under
