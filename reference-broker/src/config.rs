@@ -93,10 +93,18 @@ pub struct Limits {
     /// Most bytes (topic plus payload) of retained messages stored, handled as
     /// `max_retained_messages`. Default 256 MiB.
     pub max_retained_bytes: usize,
-    /// Most open network connections. A CONNECT past it is refused (5.0 CONNACK 0x97 Quota
-    /// exceeded, 3.1.1 0x03 Server unavailable); the server stops accepting sockets at twice
-    /// the limit. Default 65,536.
+    /// Most connected clients (CONNACK 0x00 sent). A CONNECT past it is refused (5.0 CONNACK
+    /// 0x97 Quota exceeded, 3.1.1 0x03 Server unavailable). Sockets still waiting for their
+    /// CONNECT do not count: they have their own limit, `max_pending_connections`, so that
+    /// silent sockets cannot take real clients' places. Default 65,536.
     pub max_connections: usize,
+    /// Most sockets open without a CONNECT accepted yet (before CONNECT, during the password
+    /// check or enhanced authentication). A socket past it closes the oldest of them: a flood
+    /// of silent sockets (slowloris) pushes out its own oldest members, never a client that
+    /// sends its CONNECT promptly, and each is closed by `connect_timeout` anyway. The server
+    /// closes sockets unread past `max_connections + max_pending_connections`. At least 1;
+    /// default 4,096.
+    pub max_pending_connections: usize,
     /// Most sessions, online and offline. A CONNECT that would create one more is refused
     /// (5.0 CONNACK 0x97, 3.1.1 0x03). Default 100,000.
     pub max_sessions: usize,
@@ -180,6 +188,7 @@ impl Limits {
             "max_retained_messages" => self.max_retained_messages = size,
             "max_retained_bytes" => self.max_retained_bytes = size,
             "max_connections" => self.max_connections = size,
+            "max_pending_connections" => self.max_pending_connections = size.max(1),
             "max_sessions" => self.max_sessions = size,
             "max_queued_bytes" => self.max_queued_bytes = size,
             "connect_timeout_secs" => self.connect_timeout = secs,
@@ -225,6 +234,7 @@ impl Default for Limits {
             max_retained_messages: 100_000,
             max_retained_bytes: 256 * 1024 * 1024,
             max_connections: 65_536,
+            max_pending_connections: 4096,
             max_sessions: 100_000,
             max_queued_bytes: 512 * 1024 * 1024,
             response_information: Some("response/".to_owned()),
@@ -288,9 +298,9 @@ impl Config {
     /// `write_timeout_secs`,
     /// `max_session_expiry_interval`, `v3_session_expiry_interval`, `max_topic_levels`,
     /// `max_topic_bytes`, `max_filters_per_subscribe`, `max_subscriptions_per_session`,
-    /// `max_retained_messages`, `max_retained_bytes`, `max_connections`, `max_sessions`,
-    /// `max_queued_bytes`, `server_reference` (turns on redirection) and `server_moved`
-    /// (`true` sends 0x9D instead of 0x9C).
+    /// `max_retained_messages`, `max_retained_bytes`, `max_connections`,
+    /// `max_pending_connections`, `max_sessions`, `max_queued_bytes`, `server_reference`
+    /// (turns on redirection) and `server_moved` (`true` sends 0x9D instead of 0x9C).
     pub fn from_file(path: &std::path::Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigIo {
             path: path.to_owned(),
@@ -420,7 +430,7 @@ mod tests {
         std::fs::write(
             &path,
             "max_session_expiry_interval = 60\nmax_topic_levels = 8\nmax_connections = 3\n\
-             v3_session_expiry_interval = 10\nmax_retained_bytes = 99\n",
+             v3_session_expiry_interval = 10\nmax_retained_bytes = 99\nmax_pending_connections = 0\n",
         )
         .unwrap();
         let config = Config::from_file(&path).unwrap();
@@ -432,6 +442,8 @@ mod tests {
             (l.max_topic_levels, l.max_connections, l.max_retained_bytes),
             (8, 3, 99)
         );
+        // 0 would close every socket before its CONNECT could arrive.
+        assert_eq!(l.max_pending_connections, 1);
     }
 
     #[test]

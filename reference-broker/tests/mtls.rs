@@ -25,7 +25,10 @@ struct Pki {
 
 impl Pki {
     fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("broker-mtls-{}", std::process::id()));
+        // One directory per test: tests run in parallel and each removes its own.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("broker-mtls-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let ca_key = rcgen::KeyPair::generate().unwrap();
         let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -181,6 +184,53 @@ async fn a_client_certificate_names_the_user_the_acl_applies_to() {
             "served without a certificate: {replies:?}"
         );
     }
+    broker.shutdown().await;
+    let _ = std::fs::remove_dir_all(&pki.dir);
+}
+
+/// The CONNACK a client with `name`'s certificate gets for a persistent session `shared`.
+async fn connack_for(
+    addr: std::net::SocketAddr,
+    pki: &Pki,
+    name: &str,
+) -> Option<mqtt_codec::ConnAck> {
+    let mut stream = tls_client(addr, pki, Some(pki.client(name))).await.unwrap();
+    let mut connect = Connect::new(V5, "shared");
+    connect.clean_start = false;
+    connect
+        .properties
+        .push(mqtt_codec::Property::SessionExpiryInterval(600));
+    let replies = exchange(&mut stream, vec![connect.into()], 1).await;
+    match replies.into_iter().next() {
+        Some(Packet::ConnAck(ack)) => Some(ack),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_user_owns_its_session_without_a_password_file() {
+    let pki = Pki::new();
+    let broker = start(Config {
+        tls: Some(TlsConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            cert: pki.dir.join("server.pem"),
+            key: pki.dir.join("server.key"),
+        }),
+        tls_client_ca: Some(pki.dir.join("ca.pem")),
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let addr = broker.tls_addr().unwrap();
+    let first = connack_for(addr, &pki, "alice").await.unwrap();
+    assert_eq!(first.code, ReasonCode::SUCCESS);
+    // alice's connection is closed when the exchange's stream is dropped; bob is refused
+    // her session whether she is online or not.
+    let theft = connack_for(addr, &pki, "bob").await.unwrap();
+    assert_eq!(theft.code, ReasonCode::NOT_AUTHORIZED);
+    let again = connack_for(addr, &pki, "alice").await.unwrap();
+    assert_eq!(again.code, ReasonCode::SUCCESS);
+    assert!(again.session_present, "alice lost her session");
     broker.shutdown().await;
     let _ = std::fs::remove_dir_all(&pki.dir);
 }

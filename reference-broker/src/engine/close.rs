@@ -42,6 +42,7 @@ impl Engine {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
+        self.pending.remove(&conn);
         self.timers.remove(&Timer::Conn(conn));
         match self.outbox.get_mut(&conn) {
             Some(o) if !o.buf.is_empty() => o.closed = true,

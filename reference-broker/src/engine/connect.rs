@@ -159,6 +159,21 @@ impl Engine {
         self.close(conn, CloseKind::Abnormal, now);
     }
 
+    /// Closes the oldest connections not yet accepted until one more fits within
+    /// `Limits::max_pending_connections`. The oldest, not the newest: a client that sends its
+    /// CONNECT at once is accepted within moments, so a flood of silent sockets only ever
+    /// pushes out its own members.
+    pub(super) fn make_room_for_pending(&mut self, now: Instant) {
+        while self.pending.len() >= self.limits.max_pending_connections.max(1) {
+            let Some(oldest) = self.pending.pop_first() else {
+                return;
+            };
+            self.notice
+                .once("pending connections over max_pending_connections (the oldest closed)");
+            self.close(oldest, CloseKind::Abnormal, now);
+        }
+    }
+
     /// Why a CONNECT is refused before any session is touched, as (5.0, 3.1.1) CONNACK codes:
     /// the connection limit, the client identifier rules, missing credentials (a certificate
     /// user needs no password, but a CONNECT user name must be the same).
@@ -167,7 +182,9 @@ impl Engine {
         connect: &Connect,
         cert_user: Option<&str>,
     ) -> Option<(ReasonCode, ReasonCode)> {
-        if self.conns.len() > self.limits.max_connections {
+        // This connection is still pending: only clients already connected count.
+        let connected = self.conns.len() - self.pending.len();
+        if connected >= self.limits.max_connections {
             self.notice.once("connection over max_connections");
             return Some((
                 ReasonCode::QUOTA_EXCEEDED,
@@ -349,8 +366,8 @@ impl Engine {
         } else {
             connect.client_id.clone()
         };
-        let username = self.conns.get(&conn).and_then(|c| c.username.clone());
-        if let Some((v5_code, v3_code)) = self.session_refusal(&client_id, username.as_deref()) {
+        let owner = self.verified_user(conn);
+        if let Some((v5_code, v3_code)) = self.session_refusal(&client_id, owner.as_deref()) {
             self.refuse_connect(conn, if v5 { v5_code } else { v3_code }, now);
             return;
         }
@@ -366,7 +383,7 @@ impl Engine {
         let session = self
             .sessions
             .entry(client_id.clone())
-            .or_insert_with(|| Box::new(Session::new(expiry, username)));
+            .or_insert_with(|| Box::new(Session::new(expiry, owner)));
         session.conn = Some(conn);
         session.expires_at = None;
         session.expiry_interval = expiry;
@@ -382,6 +399,7 @@ impl Engine {
             c.connect_expiry = expiry;
             c.enhanced_auth = connect.properties.authentication_method().is_some();
         }
+        self.pending.remove(&conn);
         let deadline = self.conns.get(&conn).and_then(|c| self.conn_deadline(c));
         self.timers.set(Timer::Conn(conn), deadline);
         self.timers.remove(&Timer::Session(client_id.clone()));
@@ -403,9 +421,20 @@ impl Engine {
         self.pump(&client_id, now);
     }
 
-    /// Why `user` may not attach to `client_id`'s session, as (5.0, 3.1.1) CONNACK codes:
-    /// the session belongs to another user (with a password file), or it would be one session
-    /// past `max_sessions`.
+    /// The user `conn`'s sessions belong to: its user name once verified (by the password
+    /// file or a TLS client certificate), else nobody. An unverified name owns nothing, as
+    /// anyone may claim it.
+    fn verified_user(&self, conn: ConnId) -> Option<String> {
+        let c = self.conns.get(&conn)?;
+        let verified = c.cert_authenticated || self.limits.users.is_some();
+        c.username.clone().filter(|_| verified)
+    }
+
+    /// Why `user` (verified, see `verified_user`) may not attach to `client_id`'s session,
+    /// as (5.0, 3.1.1) CONNACK codes: the session belongs to another user, or it would be
+    /// one session past `max_sessions`. A session of nobody (anonymous clients) is taken
+    /// over by any anonymous client, as MQTT-3.1.4-2/3 say, but not by a verified user, and
+    /// a verified user's session by nobody else.
     fn session_refusal(
         &mut self,
         client_id: &ByteString,
@@ -413,7 +442,7 @@ impl Engine {
     ) -> Option<(ReasonCode, ReasonCode)> {
         let existing = self.sessions.get(client_id);
         let owned_by_other = existing.is_some_and(|s| s.owner.as_deref() != user);
-        if self.limits.users.is_some() && owned_by_other {
+        if owned_by_other {
             // Another user's session: neither resumed, taken over nor discarded.
             self.notice
                 .once("client id of a session owned by another user");

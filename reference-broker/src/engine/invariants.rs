@@ -25,6 +25,17 @@ impl Engine {
                 }
             }
         }
+        for (id, c) in &self.conns {
+            if (c.state != ConnState::Connected) != self.pending.contains(id) {
+                return Err(format!(
+                    "conn {}: pending set disagrees with its state",
+                    id.0
+                ));
+            }
+        }
+        if self.pending.len() > self.conns.len() {
+            return Err("a pending connection that is not open".to_owned());
+        }
         for (client, s) in &self.sessions {
             let armed = self.timers.get(&Timer::Session(client.clone()));
             if s.conn.is_none() && armed != s.expires_at {

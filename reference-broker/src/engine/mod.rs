@@ -44,7 +44,7 @@ mod will;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -114,6 +114,10 @@ pub struct Engine {
     limits: Limits,
     /// Boxed, as are sessions, so that the maps' spare buckets cost a pointer, not a `Conn`.
     conns: HashMap<ConnId, Box<Conn>>,
+    /// The connections in `conns` not yet accepted (no CONNACK 0x00), oldest first: the ones
+    /// `Limits::max_pending_connections` bounds. Checked against `Conn::state` by
+    /// `check_invariants`.
+    pending: BTreeSet<ConnId>,
     outbox: HashMap<ConnId, Outbox>,
     ready: VecDeque<ConnId>,
     events: VecDeque<Event>,
@@ -136,6 +140,7 @@ impl Engine {
         Self {
             limits,
             conns: HashMap::new(),
+            pending: BTreeSet::new(),
             outbox: HashMap::new(),
             ready: VecDeque::new(),
             events: VecDeque::new(),
@@ -157,8 +162,10 @@ impl Engine {
     }
 
     /// A network connection was opened at `now`; CONNECT must follow within the connect
-    /// timeout.
+    /// timeout. With `Limits::max_pending_connections` connections already waiting, the
+    /// oldest of them is closed to make room.
     pub fn handle_connect(&mut self, now: Instant) -> ConnId {
+        self.make_room_for_pending(now);
         self.next_conn += 1;
         let id = ConnId(self.next_conn);
         let max = usize::try_from(self.limits.max_packet_size).unwrap_or(usize::MAX);
@@ -168,6 +175,7 @@ impl Engine {
             now.checked_add(self.limits.connect_timeout),
         );
         self.outbox.insert(id, Outbox::default());
+        self.pending.insert(id);
         id
     }
 

@@ -31,6 +31,9 @@ mod identity;
 mod tls;
 mod ws;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::io;
@@ -197,6 +200,53 @@ pub(crate) struct Timeouts {
 /// would spin at full CPU while nothing can be accepted.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// A listening socket, as the accept loop uses it: a trait so that its back-off can be
+/// tested with a listener that fails.
+pub(crate) trait Accept {
+    type Stream;
+    fn accept(&self) -> impl Future<Output = io::Result<(Self::Stream, SocketAddr)>> + Send;
+}
+
+impl Accept for TcpListener {
+    type Stream = TcpStream;
+    fn accept(&self) -> impl Future<Output = io::Result<(TcpStream, SocketAddr)>> + Send {
+        TcpListener::accept(self)
+    }
+}
+
+/// The next accepted socket, or `None` once `stop` changes. A failing `accept()` (out of
+/// file descriptors, usually) is retried every [`ACCEPT_BACKOFF`], logged once per run of
+/// failures: retrying at once would spin at full CPU while nothing can be accepted.
+async fn next_socket<L: Accept>(
+    listener: &L,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<(L::Stream, SocketAddr)> {
+    let mut failing = false;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => return None,
+        };
+        match accepted {
+            Ok(socket) => {
+                if failing {
+                    tracing::info!("accept works again");
+                }
+                return Some(socket);
+            }
+            Err(e) => {
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(error = %e, "accept failed; retrying every 100 ms");
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
+                    _ = stop.changed() => return None,
+                }
+            }
+        }
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     transport: Transport,
@@ -204,27 +254,7 @@ async fn accept_loop(
     input: mpsc::Sender<Input>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut failing = false;
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(s) => s,
-                Err(e) => {
-                    if !failing {
-                        tracing::warn!(error = %e, "accept failed; retrying every 100 ms");
-                    }
-                    failing = true;
-                    tokio::select! {
-                        () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
-                        _ = stop.changed() => return,
-                    }
-                }
-            },
-            _ = stop.changed() => return,
-        };
-        if std::mem::take(&mut failing) {
-            tracing::info!("accept works again");
-        }
+    while let Some((stream, peer)) = next_socket(&listener, &mut stop).await {
         let _ = stream.set_nodelay(true);
         tracing::debug!(%peer, "accepted");
         if let Transport::Tcp = transport {
@@ -386,7 +416,7 @@ struct Shell {
     /// TCP connections the engine closed whose output has not drained, with the instant
     /// they are dropped anyway (`Limits::write_timeout`), earliest first.
     closing: VecDeque<(Instant, ConnId)>,
-    /// Whether refusing a socket past twice `max_connections` has been logged.
+    /// Whether refusing a socket past the socket cap (`Shell::full`) has been logged.
     refused_logged: bool,
     /// For work done off the engine task (password checks) to report back.
     input: mpsc::Sender<Input>,
@@ -397,15 +427,7 @@ async fn run_engine(
     (input_tx, mut input): (mpsc::Sender<Input>, mpsc::Receiver<Input>),
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut shell = Shell {
-        engine,
-        conns: HashMap::new(),
-        ready: Arc::new(Ready::default()),
-        scratch: vec![0; SCRATCH].into_boxed_slice(),
-        closing: VecDeque::new(),
-        refused_logged: false,
-        input: input_tx,
-    };
+    let mut shell = Shell::new(engine, input_tx);
     let ready = Arc::clone(&shell.ready);
     loop {
         let linger = shell.closing.front().map(|(at, _)| *at);
@@ -447,6 +469,18 @@ async fn run_engine(
 }
 
 impl Shell {
+    fn new(engine: Engine, input: mpsc::Sender<Input>) -> Self {
+        Self {
+            engine,
+            conns: HashMap::new(),
+            ready: Arc::new(Ready::default()),
+            scratch: vec![0; SCRATCH].into_boxed_slice(),
+            closing: VecDeque::new(),
+            refused_logged: false,
+            input,
+        }
+    }
+
     fn apply(&mut self, msg: Input, now: Instant) {
         match msg {
             Input::Accepted(stream) => {
@@ -495,12 +529,20 @@ impl Shell {
         }
     }
 
-    /// Whether the broker holds twice `max_connections` sockets: the engine refuses CONNECT
-    /// past the limit, and sockets past twice the limit are not even served.
+    /// Whether the broker holds as many sockets as the engine may: `max_connections`
+    /// connected clients plus `max_pending_connections` waiting for CONNECT. The engine
+    /// bounds both (the newest pending socket pushes out the oldest); what can pass them is
+    /// closing sockets whose output has not drained, so a socket past the sum is not even
+    /// served: a new client could only be refused anyway.
     fn full(&mut self) -> bool {
-        let full = self.conns.len() >= self.engine.limits().max_connections.saturating_mul(2);
+        let limits = self.engine.limits();
+        let cap = (limits.max_connections).saturating_add(limits.max_pending_connections);
+        let full = self.conns.len() >= cap;
         if full && !std::mem::replace(&mut self.refused_logged, true) {
-            tracing::warn!("refused: sockets past twice max_connections are closed unread");
+            tracing::warn!(
+                "refused: sockets past max_connections + max_pending_connections are closed \
+                 unread (further ones are not logged)"
+            );
         }
         full
     }

@@ -125,6 +125,62 @@ fn another_user_cannot_take_over_or_resume_a_session() {
     assert!(ack.session_present, "the owner lost the session");
 }
 
+/// A persistent 5.0 CONNECT for `id`.
+fn persistent(id: &str) -> Connect {
+    let mut connect = Connect::new(V5, id);
+    connect.clean_start = false;
+    connect
+        .properties
+        .push(mqtt_codec::Property::SessionExpiryInterval(600));
+    connect
+}
+
+#[test]
+fn a_certificate_user_owns_its_session_without_a_password_file() {
+    let mut h = Harness::new();
+    let with_cert = |h: &mut Harness, user: &str| {
+        let c = h.open(V5);
+        h.engine.set_certificate_user(c, user.to_owned());
+        h.send(c, persistent("shared-id"));
+        match h.recv(c) {
+            Some(Packet::ConnAck(ack)) => (c, ack),
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    };
+    let (alice, ack) = with_cert(&mut h, "alice");
+    assert_eq!(ack.code, ReasonCode::SUCCESS);
+    h.subscribe(alice, "t", QoS::AtLeastOnce);
+    h.drop_conn(alice);
+    // Another certificate's user, and a client without one, are refused alice's session.
+    let (_, ack) = with_cert(&mut h, "bob");
+    assert_eq!(ack.code, ReasonCode::NOT_AUTHORIZED);
+    let (_, ack) = h.connect_with(persistent("shared-id"));
+    assert_eq!(ack.code, ReasonCode::NOT_AUTHORIZED);
+    let (alice, ack) = with_cert(&mut h, "alice");
+    assert!(ack.session_present, "the owner lost the session");
+    // Her subscription survived the attempts.
+    let p = h.connect(V5, "publisher");
+    h.publish(p, "t", "kept", QoS::AtLeastOnce);
+    assert_eq!(&h.recv_publish(alice).payload[..], b"kept");
+}
+
+#[test]
+fn anonymous_sessions_have_no_owner_and_an_unverified_user_name_claims_none() {
+    // No password file, no certificates: MQTT-3.1.4-2/3 let any client with the client id
+    // resume the session; a user name nobody checked does not make it anyone's.
+    let mut h = Harness::new();
+    let mut first = persistent("anon-id");
+    first.username = Some("alice".into());
+    let (c, ack) = h.connect_with(first);
+    assert_eq!(ack.code, ReasonCode::SUCCESS);
+    h.drop_conn(c);
+    let mut second = persistent("anon-id");
+    second.username = Some("mallory".into());
+    let (_, ack) = h.connect_with(second);
+    assert_eq!(ack.code, ReasonCode::SUCCESS);
+    assert!(ack.session_present);
+}
+
 #[test]
 fn assigned_client_identifiers_are_random() {
     let mut h = Harness::new();

@@ -126,3 +126,51 @@ fn filters_past_the_per_subscribe_limit_get_0x97() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn sockets_without_connect_neither_count_as_connections_nor_lock_out_a_client() {
+    let mut h = Harness::with_limits(Limits {
+        max_connections: 2,
+        max_pending_connections: 3,
+        ..Limits::default()
+    });
+    let silent: Vec<_> = (0..3).map(|_| h.open(V5)).collect();
+    // The pending limit is reached: a new socket closes the oldest silent one, and its
+    // CONNECT is accepted although three sockets are open besides it.
+    let a = h.connect(V5, "a");
+    assert!(h.is_closed(silent[0]), "the oldest silent socket stayed");
+    assert!(!h.is_closed(silent[1]) && !h.is_closed(silent[2]));
+    // a is connected, two silent sockets wait: room for one more pending socket.
+    h.connect(V311, "b");
+    assert!(!h.is_closed(silent[1]) && !h.is_closed(silent[2]));
+    // Connected clients are what max_connections counts: the third is refused.
+    for (version, code) in [
+        (V5, ReasonCode::QUOTA_EXCEEDED),
+        (V311, ReasonCode::V3_SERVER_UNAVAILABLE),
+    ] {
+        let (c, ack) = h.connect_with(Connect::new(version, "c"));
+        assert_eq!(ack.code, code);
+        assert!(h.is_closed(c));
+    }
+    assert!(
+        !h.is_closed(a),
+        "a connected client was closed for a pending one"
+    );
+    h.drop_conn(a);
+    h.connect(V5, "c");
+}
+
+#[test]
+fn a_pending_connection_is_still_closed_by_the_connect_timeout() {
+    let mut h = Harness::with_limits(Limits {
+        max_pending_connections: 1,
+        ..Limits::default()
+    });
+    let silent = h.open(V5);
+    h.advance_secs(11);
+    assert!(h.is_closed(silent));
+    // Its place is free again: nothing is closed to make room for the next.
+    let next = h.open(V5);
+    h.advance_secs(1);
+    assert!(!h.is_closed(next));
+}
