@@ -5,24 +5,26 @@
 
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use mqtt_codec::{
-    ByteString, Connect, Decoded, Decoder, Packet, ProtocolVersion, Publish, QoS, ReasonCode,
-    Subscribe, Subscription, SubscriptionOptions, Unsubscribe, Will,
+    ByteString, Connect, Packet, ProtocolVersion, Publish, QoS, ReasonCode, Subscribe,
+    Subscription, SubscriptionOptions, Unsubscribe, Will,
 };
 use mqtt_reference_broker::{BrokerHandle, Config, Limits, start};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, MutexGuard};
 use tokio::time::timeout;
 
+use common::{Client, WAIT};
+
 use ProtocolVersion::{V3_1_1 as V311, V5_0 as V5};
 
-/// How long a reply may take before the test fails (generous: the machine may be loaded).
-const WAIT: Duration = Duration::from_secs(10);
 /// How soon after an attack a normal client must be served.
 const SERVED_WITHIN: Duration = Duration::from_secs(1);
 /// How much the process's RSS may grow during one attack.
@@ -100,77 +102,6 @@ async fn serves_a_normal_client(addr: SocketAddr) {
     match c.recv().await {
         Some(Packet::Publish(p)) => assert_eq!(&p.payload[..], b"ok"),
         other => panic!("expected the PUBLISH back, got {other:?}"),
-    }
-}
-
-struct Client {
-    stream: TcpStream,
-    buf: BytesMut,
-    decoder: Decoder,
-    version: ProtocolVersion,
-}
-
-impl Client {
-    async fn open(addr: SocketAddr, version: ProtocolVersion) -> Self {
-        let stream = timeout(WAIT, TcpStream::connect(addr))
-            .await
-            .unwrap()
-            .unwrap();
-        Self {
-            stream,
-            buf: BytesMut::new(),
-            decoder: Decoder::new(version),
-            version,
-        }
-    }
-
-    /// Connects and returns the CONNACK's code.
-    async fn connect_with(addr: SocketAddr, connect: Connect) -> (Self, ReasonCode) {
-        let mut c = Self::open(addr, connect.protocol).await;
-        c.send(connect).await;
-        match c.recv().await {
-            Some(Packet::ConnAck(ack)) => (c, ack.code),
-            other => panic!("expected CONNACK, got {other:?}"),
-        }
-    }
-
-    async fn connect(addr: SocketAddr, version: ProtocolVersion, id: &str) -> Self {
-        let (c, code) = Self::connect_with(addr, Connect::new(version, id)).await;
-        assert_eq!(code, ReasonCode::SUCCESS);
-        c
-    }
-
-    async fn send(&mut self, p: impl Into<Packet>) {
-        let bytes = p.into().to_bytes(self.version).unwrap();
-        self.stream.write_all(&bytes).await.unwrap();
-    }
-
-    /// Waits for the broker to close the connection, reading and discarding what it sends.
-    async fn closed_by_broker(&mut self) {
-        let mut sink = [0u8; 4096];
-        loop {
-            match timeout(WAIT, self.stream.read(&mut sink)).await {
-                Ok(Ok(0) | Err(_)) => return,
-                Ok(Ok(_)) => {}
-                Err(_) => panic!("the broker kept the connection open"),
-            }
-        }
-    }
-
-    /// The next packet, or `None` when the broker closed the connection.
-    async fn recv(&mut self) -> Option<Packet> {
-        loop {
-            if let Decoded::Packet(p) = self.decoder.decode(&mut self.buf).unwrap() {
-                return Some(p);
-            }
-            let n = timeout(WAIT, self.stream.read_buf(&mut self.buf))
-                .await
-                .expect("timed out waiting for the broker")
-                .ok()?;
-            if n == 0 {
-                return None;
-            }
-        }
     }
 }
 
@@ -409,9 +340,10 @@ async fn half_a_packet_after_connect_is_closed_by_keep_alive() {
     attack.survived().await;
 }
 
-#[tokio::test]
-async fn slowloris_on_the_tls_and_websocket_handshakes_is_closed() {
-    let dir = std::env::temp_dir().join(format!("broker-hostile-tls-{}", std::process::id()));
+/// A broker with TLS (a fresh self-signed certificate for `localhost`) and WebSocket
+/// listeners besides TCP, and that certificate, for clients to trust.
+async fn attack_over_tls_and_websocket(limits: Limits, name: &str) -> (Attack, rcgen::Certificate) {
+    let dir = std::env::temp_dir().join(format!("broker-hostile-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
@@ -426,16 +358,24 @@ async fn slowloris_on_the_tls_and_websocket_handshakes_is_closed() {
             key,
         }),
         websocket: Some(localhost),
-        limits: impatient(),
+        limits,
         ..Config::default()
     })
     .await
     .unwrap();
+    // The broker has read the files.
+    let _ = std::fs::remove_dir_all(&dir);
     let attack = Attack {
         rss_before: rss_kib(),
         broker,
         _turn: turn,
     };
+    (attack, generated.cert)
+}
+
+#[tokio::test]
+async fn slowloris_on_the_tls_and_websocket_handshakes_is_closed() {
+    let (attack, _) = attack_over_tls_and_websocket(impatient(), "slowloris").await;
     let tls_addr = attack.broker.tls_addr().unwrap();
     let ws_addr = attack.broker.ws_addr().unwrap();
     // Silent, and a first byte only: neither handshake ever completes.
@@ -449,7 +389,6 @@ async fn slowloris_on_the_tls_and_websocket_handshakes_is_closed() {
     for c in &mut stalled {
         c.closed_by_broker().await;
     }
-    let _ = std::fs::remove_dir_all(&dir);
     attack.survived().await;
 }
 
@@ -559,5 +498,241 @@ async fn a_flood_of_wrong_passwords_does_not_stall_other_clients() {
             other => panic!("expected CONNACK 0x86, got {other:?}"),
         }
     }
+    attack.survived().await;
+}
+
+/// Connects within [`SERVED_WITHIN`], without retrying, and returns the CONNACK's code.
+async fn connects_at_once(addr: SocketAddr, id: &str) -> (Client, ReasonCode) {
+    timeout(
+        SERVED_WITHIN,
+        Client::connect_with(addr, Connect::new(V5, id)),
+    )
+    .await
+    .expect("no CONNACK within 1 s")
+}
+
+#[tokio::test]
+async fn silent_sockets_past_every_limit_do_not_keep_a_real_client_out() {
+    const LIMIT: usize = 20;
+    let attack = Attack::start(Limits {
+        max_connections: LIMIT,
+        max_pending_connections: LIMIT,
+        ..Limits::default()
+    })
+    .await;
+    // Twice the pending limit, as many as both limits together: more than the broker keeps.
+    let mut silent = Vec::new();
+    for _ in 0..2 * LIMIT {
+        silent.push(Client::open(attack.addr(), V5).await);
+    }
+    let mut real = Vec::new();
+    for i in 0..LIMIT {
+        let (c, code) = connects_at_once(attack.addr(), &format!("real-{i}")).await;
+        assert_eq!(code, ReasonCode::SUCCESS, "real client {i} refused");
+        real.push(c);
+    }
+    // The spec's refusal comes once connected clients reach max_connections, not before.
+    let (mut c, code) = connects_at_once(attack.addr(), "one-more").await;
+    assert_eq!(code, ReasonCode::QUOTA_EXCEEDED);
+    c.closed_by_broker().await;
+    // The oldest silent sockets made room and were closed; the newest still wait.
+    silent[0].closed_by_broker().await;
+    drop((real, silent));
+    attack.survived().await;
+}
+
+#[tokio::test]
+async fn a_socket_past_both_limits_together_is_closed_unread() {
+    let attack = Attack::start(Limits {
+        max_connections: 1,
+        max_pending_connections: 1,
+        ..Limits::default()
+    })
+    .await;
+    let connected = Client::connect(attack.addr(), V5, "the-one").await;
+    let silent = Client::open(attack.addr(), V5).await;
+    // One connected, one pending: the cap. The next socket gets no answer, only the close.
+    let mut third = Client::open(attack.addr(), V5).await;
+    let connect = Packet::from(Connect::new(V5, "third"))
+        .to_bytes(V5)
+        .unwrap();
+    let _ = third.stream.write_all(&connect).await;
+    let mut answer = [0u8; 16];
+    let read = timeout(
+        WAIT,
+        tokio::io::AsyncReadExt::read(&mut third.stream, &mut answer),
+    )
+    .await
+    .expect("the socket past the cap was kept open");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "the socket past the cap was answered"
+    );
+    // Once the silent socket goes, a new client is served: refused for max_connections,
+    // with the spec's code, as the-one is still connected.
+    drop(silent);
+    let code = loop {
+        let mut c = Client::open(attack.addr(), V5).await;
+        let _ = c.stream.write_all(&connect).await;
+        // Until the broker has seen the silent socket close, it may still be at the cap.
+        match c.recv_or_close().await {
+            Some(Packet::ConnAck(ack)) => break ack.code,
+            None => tokio::task::yield_now().await,
+            Some(other) => panic!("expected CONNACK, got {other:?}"),
+        }
+    };
+    assert_eq!(code, ReasonCode::QUOTA_EXCEEDED);
+    drop(connected);
+    attack.survived().await;
+}
+
+/// A TCP socket to `addr` with a small receive buffer, so that a peer that does not read
+/// fills it, and the broker's send buffer, quickly.
+async fn small_window(addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    timeout(WAIT, socket.connect(addr)).await.unwrap().unwrap()
+}
+
+/// A 5.0 CONNECT whose will, published when the broker drops the connection, goes to
+/// `gone/{id}`, then a subscription to `flood/#`, as bytes.
+fn connect_and_subscribe_with_will(id: &str) -> (Vec<u8>, usize) {
+    let mut connect = Connect::new(V5, id);
+    connect.will = Some(Will {
+        topic: format!("gone/{id}").into(),
+        payload: "dropped".into(),
+        qos: QoS::AtMostOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    let mut bytes = Packet::from(connect).to_bytes(V5).unwrap().to_vec();
+    let subscribe = Subscribe::single(1, "flood/#", QoS::AtMostOnce);
+    bytes.extend_from_slice(&Packet::from(subscribe).to_bytes(V5).unwrap());
+    // CONNACK (3 bytes at least) and SUBACK: read until both arrived.
+    (bytes, 2)
+}
+
+/// Publishes 64 KiB QoS 0 messages to `flood/x` until `watcher` receives the will of the
+/// client `id`, and returns how long that took; fails after [`WAIT`].
+async fn flood_until_will(addr: SocketAddr, watcher: &mut Client, id: &str) -> Duration {
+    let mut publisher = Client::connect(addr, V5, "flooder").await;
+    let message = Packet::from(Publish::new("flood/x", vec![b'f'; 64 * 1024]))
+        .to_bytes(V5)
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < WAIT {
+        for _ in 0..16 {
+            publisher.stream.write_all(&message).await.unwrap();
+        }
+        // The watcher's next packet, if one is there: the will, or nothing yet.
+        if let Ok(packet) = timeout(Duration::from_millis(50), watcher.recv()).await {
+            match packet {
+                Some(Packet::Publish(p)) if p.topic[..] == format!("gone/{id}") => {
+                    return started.elapsed();
+                }
+                other => panic!("expected the will, got {other:?}"),
+            }
+        }
+    }
+    panic!("{id}: a client that never reads was not dropped within {WAIT:?}");
+}
+
+/// Reads whole packets from a TLS or WebSocket byte stream until `count` have arrived.
+async fn read_packets<S>(stream: &mut S, count: usize)
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
+    let mut decoder = mqtt_codec::Decoder::new(V5);
+    let mut buf = BytesMut::new();
+    let mut seen = 0;
+    while seen < count {
+        if let mqtt_codec::Decoded::Packet(_) = decoder.decode(&mut buf).unwrap() {
+            seen += 1;
+            continue;
+        }
+        let n = timeout(WAIT, tokio::io::AsyncReadExt::read_buf(stream, &mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed before the CONNACK and SUBACK");
+    }
+}
+
+#[tokio::test]
+async fn a_tls_reader_that_never_reads_is_dropped_after_the_write_timeout() {
+    let write_timeout = Duration::from_secs(1);
+    let limits = Limits {
+        write_timeout,
+        ..Limits::default()
+    };
+    let (attack, cert) = attack_over_tls_and_websocket(limits, "tls-deaf").await;
+    let mut watcher = Client::connect(attack.addr(), V5, "watcher").await;
+    watcher.send(subscribe(1, ["gone/#".into()])).await;
+    suback_codes(watcher.recv().await);
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = small_window(attack.broker.tls_addr().unwrap()).await;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut deaf = timeout(WAIT, connector.connect(name, tcp))
+        .await
+        .unwrap()
+        .unwrap();
+    let (hello, replies) = connect_and_subscribe_with_will("tls-deaf");
+    deaf.write_all(&hello).await.unwrap();
+    read_packets(&mut deaf, replies).await;
+    // From here on it reads nothing.
+    let took = flood_until_will(attack.addr(), &mut watcher, "tls-deaf").await;
+    println!("TLS reader dropped {took:?} into the flood (write timeout {write_timeout:?})");
+    drop(deaf);
+    attack.survived().await;
+}
+
+#[tokio::test]
+async fn a_websocket_reader_that_never_reads_is_dropped_after_the_write_timeout() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let write_timeout = Duration::from_secs(1);
+    let limits = Limits {
+        write_timeout,
+        ..Limits::default()
+    };
+    let (attack, _) = attack_over_tls_and_websocket(limits, "ws-deaf").await;
+    let mut watcher = Client::connect(attack.addr(), V5, "watcher").await;
+    watcher.send(subscribe(1, ["gone/#".into()])).await;
+    suback_codes(watcher.recv().await);
+
+    let addr = attack.broker.ws_addr().unwrap();
+    let tcp = small_window(addr).await;
+    let (mut deaf, _) = timeout(
+        WAIT,
+        tokio_tungstenite::client_async(format!("ws://{addr}/"), tcp),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let (hello, replies) = connect_and_subscribe_with_will("ws-deaf");
+    deaf.send(Message::Binary(hello.into())).await.unwrap();
+    let (mut decoder, mut buf, mut seen) = (mqtt_codec::Decoder::new(V5), BytesMut::new(), 0);
+    while seen < replies {
+        if let mqtt_codec::Decoded::Packet(_) = decoder.decode(&mut buf).unwrap() {
+            seen += 1;
+            continue;
+        }
+        match timeout(WAIT, deaf.next()).await.unwrap() {
+            Some(Ok(Message::Binary(data))) => buf.extend_from_slice(&data),
+            other => panic!("expected the CONNACK and SUBACK, got {other:?}"),
+        }
+    }
+    let took = flood_until_will(attack.addr(), &mut watcher, "ws-deaf").await;
+    println!("WebSocket reader dropped {took:?} into the flood (write timeout {write_timeout:?})");
+    drop(deaf);
     attack.survived().await;
 }

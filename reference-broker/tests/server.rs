@@ -1,6 +1,6 @@
 //! The tokio server over loopback: port 0, real sockets, every wait bounded by a timeout.
 
-use std::time::Duration;
+mod common;
 
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
@@ -12,56 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-const WAIT: Duration = Duration::from_secs(5);
-
-struct Client {
-    stream: TcpStream,
-    buf: BytesMut,
-    decoder: Decoder,
-    version: ProtocolVersion,
-}
-
-impl Client {
-    async fn connect(addr: std::net::SocketAddr, version: ProtocolVersion, id: &str) -> Self {
-        let stream = timeout(WAIT, TcpStream::connect(addr))
-            .await
-            .unwrap()
-            .unwrap();
-        let mut c = Self {
-            stream,
-            buf: BytesMut::new(),
-            decoder: Decoder::new(version),
-            version,
-        };
-        c.send(Connect::new(version, id)).await;
-        match c.recv().await {
-            Some(Packet::ConnAck(ack)) => assert_eq!(ack.code, ReasonCode::SUCCESS),
-            other => panic!("expected CONNACK, got {other:?}"),
-        }
-        c
-    }
-
-    async fn send(&mut self, p: impl Into<Packet>) {
-        let bytes = p.into().to_bytes(self.version).unwrap();
-        self.stream.write_all(&bytes).await.unwrap();
-    }
-
-    /// The next packet, or `None` when the broker closed the connection.
-    async fn recv(&mut self) -> Option<Packet> {
-        loop {
-            if let Decoded::Packet(p) = self.decoder.decode(&mut self.buf).unwrap() {
-                return Some(p);
-            }
-            let n = timeout(WAIT, self.stream.read_buf(&mut self.buf))
-                .await
-                .expect("timed out waiting for the broker")
-                .ok()?;
-            if n == 0 {
-                return None;
-            }
-        }
-    }
-}
+use common::{Client, WAIT};
 
 #[tokio::test]
 async fn publishes_and_subscribes_over_tcp_in_both_versions() {
@@ -100,13 +51,7 @@ async fn a_malformed_packet_closes_the_connection() {
 #[tokio::test]
 async fn keep_alive_expiry_closes_the_connection_on_a_real_clock() {
     let broker = start(Config::default()).await.unwrap();
-    let stream = TcpStream::connect(broker.tcp_addr()).await.unwrap();
-    let mut c = Client {
-        stream,
-        buf: BytesMut::new(),
-        decoder: Decoder::new(ProtocolVersion::V5_0),
-        version: ProtocolVersion::V5_0,
-    };
+    let mut c = Client::open(broker.tcp_addr(), ProtocolVersion::V5_0).await;
     let mut connect = Connect::new(ProtocolVersion::V5_0, "ka");
     connect.keep_alive = 1;
     c.send(connect).await;
