@@ -211,6 +211,9 @@ fn run_with(actions: &[Action], unbounded_levels: bool) {
         max_retained_messages: 16,
         max_subscriptions_per_session: 16,
         max_filters_per_subscribe: 4,
+        // Below the driver's four clients, so that sockets left before CONNECT (raw bytes)
+        // push each other out.
+        max_pending_connections: 2,
         ..Limits::default()
     };
     let mut driver = Driver::new(limits);
@@ -854,6 +857,40 @@ mod tests {
     }
 
     #[test]
+    fn sockets_left_before_connect_push_each_other_out() {
+        let half_connect = vec![0x10, 0x10, 0x00, 0x04, b'M'];
+        let mut actions: Vec<Action> = (0..3)
+            .map(|client| Action::Bytes {
+                client,
+                data: half_connect.clone(),
+            })
+            .collect();
+        actions.push(Action::Connect {
+            client: 3,
+            version: 2,
+            clean: true,
+            keep_alive: 0,
+            session_expiry: 0,
+            receive_maximum: 0,
+            will: None,
+        });
+        let mut driver = Driver::new(Limits {
+            max_pending_connections: 2,
+            ..Limits::default()
+        });
+        for action in &actions {
+            driver.step(action);
+        }
+        let closed: Vec<bool> = (driver.clients.iter())
+            .map(|c| c.as_ref().is_some_and(|c| c.closed))
+            .collect();
+        // The third half CONNECT closed the first; the CONNECT closed the second.
+        assert_eq!(closed, [true, true, false, false]);
+        let connected = driver.clients[3].as_ref().map(|c| c.conn).unwrap();
+        assert_eq!(driver.engine.client_id(connected).as_deref(), Some("c3"));
+    }
+
+    #[test]
     fn a_scripted_run_holds_every_invariant() {
         let actions = vec![
             Action::Connect {
@@ -959,7 +996,7 @@ mod tests {
     /// The regression seeds for the topic grammar and the limits replay without a failure:
     /// deep topics in every packet (the recursive trees overflowed the stack on the first),
     /// topics either side of the limits, retained amplification, redelivery under a smaller
-    /// Receive Maximum.
+    /// Receive Maximum, half CONNECTs past the pending-connection limit.
     #[test]
     fn the_topic_grammar_regression_seeds_hold_every_invariant() {
         for (name, seed) in [
@@ -998,6 +1035,10 @@ mod tests {
             (
                 "redelivery-smaller-receive-maximum",
                 include_bytes!("../../fuzz/corpus/engine/seed-regression-redelivery-smaller-receive-maximum").as_slice(),
+            ),
+            (
+                "slowloris-pending-sockets",
+                include_bytes!("../../fuzz/corpus/engine/seed-regression-slowloris-pending-sockets").as_slice(),
             ),
         ] {
             eprintln!("seed-regression-{name}");
