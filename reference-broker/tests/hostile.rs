@@ -670,21 +670,8 @@ async fn a_tls_reader_that_never_reads_is_dropped_after_the_write_timeout() {
     watcher.send(subscribe(1, ["gone/#".into()])).await;
     suback_codes(watcher.recv().await);
 
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.der().clone()).unwrap();
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
     let tcp = small_window(attack.broker.tls_addr().unwrap()).await;
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut deaf = timeout(WAIT, connector.connect(name, tcp))
-        .await
-        .unwrap()
-        .unwrap();
+    let mut deaf = tls_handshake(tcp, &cert).await;
     let (hello, replies) = connect_and_subscribe_with_will("tls-deaf");
     deaf.write_all(&hello).await.unwrap();
     read_packets(&mut deaf, replies).await;
@@ -734,5 +721,76 @@ async fn a_websocket_reader_that_never_reads_is_dropped_after_the_write_timeout(
     let took = flood_until_will(attack.addr(), &mut watcher, "ws-deaf").await;
     println!("WebSocket reader dropped {took:?} into the flood (write timeout {write_timeout:?})");
     drop(deaf);
+    attack.survived().await;
+}
+
+/// A TLS client handshake on `tcp`, trusting `cert` for `localhost`.
+async fn tls_handshake(
+    tcp: TcpStream,
+    cert: &rcgen::Certificate,
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    timeout(WAIT, connector.connect(name, tcp))
+        .await
+        .expect("TLS handshake timed out")
+        .expect("TLS handshake")
+}
+
+#[tokio::test]
+async fn silent_sockets_on_the_tls_and_websocket_listeners_push_out_each_other() {
+    const LIMIT: usize = 4;
+    // A connect timeout far beyond the test: only the limit can close the silent sockets.
+    let limits = Limits {
+        max_pending_connections: LIMIT,
+        connect_timeout: Duration::from_secs(600),
+        ..Limits::default()
+    };
+    let (attack, cert) = attack_over_tls_and_websocket(limits, "handshake-flood").await;
+    let tls_addr = attack.broker.tls_addr().unwrap();
+    let ws_addr = attack.broker.ws_addr().unwrap();
+    let mut silent = Vec::new();
+    for addr in [tls_addr, ws_addr] {
+        for _ in 0..2 * LIMIT {
+            silent.push(Client::open(addr, V5).await);
+        }
+    }
+    // The oldest of each listener made room for the newer ones.
+    silent[0].closed_by_broker().await;
+    silent[2 * LIMIT].closed_by_broker().await;
+    // Real clients still complete their handshakes and are served at once.
+    let served = async {
+        let mut tls = tls_handshake(TcpStream::connect(tls_addr).await.unwrap(), &cert).await;
+        let (hello, replies) = connect_and_subscribe_with_will("tls-real");
+        tls.write_all(&hello).await.unwrap();
+        read_packets(&mut tls, replies).await;
+        let request = format!("ws://{ws_addr}/");
+        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        use futures_util::{SinkExt, StreamExt};
+        let connect = Packet::from(Connect::new(V5, "ws-real"))
+            .to_bytes(V5)
+            .unwrap();
+        ws.send(tokio_tungstenite::tungstenite::Message::Binary(connect))
+            .await
+            .unwrap();
+        match ws.next().await {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Binary(data))) => {
+                assert_eq!(data[0] >> 4, 2, "expected CONNACK over WebSocket");
+            }
+            other => panic!("expected the CONNACK, got {other:?}"),
+        }
+    };
+    timeout(SERVED_WITHIN, served)
+        .await
+        .expect("TLS and WebSocket clients not served within 1 s");
+    drop(silent);
     attack.survived().await;
 }

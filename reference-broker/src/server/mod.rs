@@ -27,6 +27,7 @@
 //!   pending buffer (TCP) or channel (TLS, WebSocket), bounded by that budget plus the
 //!   acknowledgements of what the client sent; a connection with output waiting is not read.
 
+mod handshakes;
 mod identity;
 mod tls;
 mod ws;
@@ -52,6 +53,7 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::engine::{ConnId, Engine, Event};
 use crate::error::Error;
+use handshakes::{Handshakes, Ticket};
 
 /// A running broker. Dropping it leaves the broker running until the runtime ends; call
 /// [`BrokerHandle::shutdown`] to stop it.
@@ -128,7 +130,10 @@ pub async fn start(config: Config) -> Result<BrokerHandle, Error> {
         tls_addr = listener.local_addr().ok();
         tasks.push(tokio::spawn(accept_loop(
             listener,
-            Transport::Tls(acceptor),
+            Transport::Tls {
+                acceptor,
+                handshakes: Handshakes::new(config.limits.max_pending_connections),
+            },
             timeouts,
             input_tx.clone(),
             stop_rx.clone(),
@@ -140,7 +145,9 @@ pub async fn start(config: Config) -> Result<BrokerHandle, Error> {
         ws_addr = listener.local_addr().ok();
         tasks.push(tokio::spawn(accept_loop(
             listener,
-            Transport::WebSocket,
+            Transport::WebSocket {
+                handshakes: Handshakes::new(config.limits.max_pending_connections),
+            },
             timeouts,
             input_tx.clone(),
             stop_rx.clone(),
@@ -182,11 +189,18 @@ pub(crate) enum Output {
     Close,
 }
 
+/// What a listener serves. TLS and WebSocket sockets handshake first, on a task of their
+/// own, counted in the listener's `Handshakes`.
 #[derive(Clone)]
 enum Transport {
     Tcp,
-    Tls(tokio_rustls::TlsAcceptor),
-    WebSocket,
+    Tls {
+        acceptor: tokio_rustls::TlsAcceptor,
+        handshakes: Arc<Handshakes>,
+    },
+    WebSocket {
+        handshakes: Arc<Handshakes>,
+    },
 }
 
 /// How long a TLS handshake or WebSocket upgrade, and one write to a peer, may take.
@@ -257,35 +271,68 @@ async fn accept_loop(
     while let Some((stream, peer)) = next_socket(&listener, &mut stop).await {
         let _ = stream.set_nodelay(true);
         tracing::debug!(%peer, "accepted");
-        if let Transport::Tcp = transport {
-            if input.send(Input::Accepted(stream)).await.is_err() {
-                return;
-            }
-            continue;
-        }
-        let input = input.clone();
-        let transport = transport.clone();
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            match transport {
-                Transport::Tcp => {}
-                Transport::Tls(acceptor) => {
-                    let handshake = acceptor.accept(stream);
-                    match tokio::time::timeout(timeouts.handshake, handshake).await {
-                        Ok(Ok(tls)) => {
-                            // Verified by rustls against the client CA, when one is set.
-                            let identity = (tls.get_ref().1.peer_certificates())
-                                .and_then(|certs| certs.first())
-                                .and_then(|cert| identity::common_name(cert));
-                            serve_stream(tls, identity, timeouts, input, stop).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "tls handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
-                    }
+        let handshakes = match &transport {
+            Transport::Tcp => {
+                if input.send(Input::Accepted(stream)).await.is_err() {
+                    return;
                 }
-                Transport::WebSocket => ws::serve(stream, timeouts, input, stop).await,
+                continue;
             }
-        });
+            Transport::Tls { handshakes, .. } | Transport::WebSocket { handshakes } => {
+                Arc::clone(handshakes)
+            }
+        };
+        // The task waits for its ticket, so that it is counted before it handshakes.
+        let (admit, admitted) = oneshot::channel();
+        let task = tokio::spawn(handshake_then_serve(
+            (stream, peer),
+            transport.clone(),
+            admitted,
+            timeouts,
+            (input.clone(), stop.clone()),
+        ));
+        let _ = admit.send(handshakes.admit(task.abort_handle()));
+    }
+}
+
+/// Runs the TLS handshake or WebSocket upgrade of a new socket, then serves it; the ticket
+/// is dropped (the handshake no longer counted) as soon as the handshake ends.
+async fn handshake_then_serve(
+    (stream, peer): (TcpStream, SocketAddr),
+    transport: Transport,
+    admitted: oneshot::Receiver<Ticket>,
+    timeouts: Timeouts,
+    (input, stop): (mpsc::Sender<Input>, watch::Receiver<bool>),
+) {
+    let Ok(ticket) = admitted.await else {
+        return;
+    };
+    match transport {
+        Transport::Tcp => {}
+        Transport::Tls { acceptor, .. } => {
+            let handshake = acceptor.accept(stream);
+            let done = tokio::time::timeout(timeouts.handshake, handshake).await;
+            drop(ticket);
+            match done {
+                Ok(Ok(tls)) => {
+                    // Verified by rustls against the client CA, when one is set.
+                    let identity = (tls.get_ref().1.peer_certificates())
+                        .and_then(|certs| certs.first())
+                        .and_then(|cert| identity::common_name(cert));
+                    serve_stream(tls, identity, timeouts, input, stop).await;
+                }
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "tls handshake failed"),
+                Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
+            }
+        }
+        Transport::WebSocket { .. } => {
+            let upgraded = ws::upgrade(stream, timeouts).await;
+            drop(ticket);
+            match upgraded {
+                Some(ws) => ws::serve(ws, timeouts, input, stop).await,
+                None => tracing::debug!(%peer, "websocket upgrade failed or timed out"),
+            }
+        }
     }
 }
 

@@ -10,13 +10,9 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 use super::{Input, Output, Timeouts, open};
 
-/// Serves one WebSocket connection.
-pub(crate) async fn serve(
-    stream: TcpStream,
-    timeouts: Timeouts,
-    input: mpsc::Sender<Input>,
-    mut stop: watch::Receiver<bool>,
-) {
+/// Upgrades a socket to WebSocket within the handshake timeout; `None` if it fails or
+/// takes longer.
+pub(crate) async fn upgrade(stream: TcpStream, timeouts: Timeouts) -> Option<Upgraded> {
     #[expect(
         clippy::result_large_err,
         reason = "the callback's signature is tungstenite's"
@@ -36,9 +32,22 @@ pub(crate) async fn serve(
         Ok(resp)
     };
     let upgrade = tokio_tungstenite::accept_hdr_async(stream, callback);
-    let Ok(Ok(ws)) = tokio::time::timeout(timeouts.handshake, upgrade).await else {
-        return;
-    };
+    tokio::time::timeout(timeouts.handshake, upgrade)
+        .await
+        .ok()?
+        .ok()
+}
+
+/// A socket upgraded to WebSocket.
+pub(crate) type Upgraded = tokio_tungstenite::WebSocketStream<TcpStream>;
+
+/// Serves one upgraded WebSocket connection.
+pub(crate) async fn serve(
+    ws: Upgraded,
+    timeouts: Timeouts,
+    input: mpsc::Sender<Input>,
+    mut stop: watch::Receiver<bool>,
+) {
     let Some((id, mut out)) = open(&input, None).await else {
         return;
     };
