@@ -788,9 +788,11 @@ async fn silent_sockets_on_the_tls_and_websocket_listeners_push_out_each_other()
             other => panic!("expected the CONNACK, got {other:?}"),
         }
     };
-    timeout(SERVED_WITHIN, served)
+    // Handshakes cost CPU on a loaded machine: a generous bound, as the silent sockets are
+    // what this test is about; the TCP check below keeps to 1 s.
+    timeout(WAIT, served)
         .await
-        .expect("TLS and WebSocket clients not served within 1 s");
+        .expect("TLS and WebSocket clients not served");
     drop(silent);
     attack.survived().await;
 }
