@@ -102,8 +102,9 @@ pub struct Limits {
     /// check or enhanced authentication). A socket past it closes the oldest of them: a flood
     /// of silent sockets (slowloris) pushes out its own oldest members, never a client that
     /// sends its CONNECT promptly, and each is closed by `connect_timeout` anyway. The server
-    /// closes sockets unread past `max_connections + max_pending_connections`. At least 1;
-    /// default 4,096.
+    /// closes sockets unread past `max_connections + max_pending_connections`. TLS
+    /// handshakes and WebSocket upgrades in progress are bounded the same way, as many again
+    /// per listener. At least 1; default 4,096.
     pub max_pending_connections: usize,
     /// Most sessions, online and offline. A CONNECT that would create one more is refused
     /// (5.0 CONNACK 0x97, 3.1.1 0x03). Default 100,000.
