@@ -178,10 +178,16 @@ fn grade(
     closing: &mut Closing,
     cx: &mut Context<'_>,
 ) -> Judged {
-    let close = choices.iter().enumerate().find_map(|(i, c)| match c.want {
-        Want::Closed(spec) => Some((i, spec, c.non_strict)),
-        Want::Packet(_) => None,
-    });
+    // Every `expect_closed` choice counts, not only the first: a step may accept a close with
+    // a DISCONNECT as checkable and a bare close as untestable, say.
+    let closes: Vec<(usize, &ClosedSpec, bool)> = choices
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match c.want {
+            Want::Closed(spec) => Some((i, spec, c.non_strict)),
+            Want::Packet(_) => None,
+        })
+        .collect();
     match event {
         Event::Packet(p) => {
             if !closing.started() {
@@ -189,33 +195,51 @@ fn grade(
                     return done;
                 }
             }
-            match close {
-                Some((_, spec, _)) => closing_packet(spec, p, closing, cx),
-                None => mismatch_packet(choices, p, cx),
+            if closes.is_empty() {
+                return mismatch_packet(choices, p, cx);
             }
+            first_fit(
+                closes
+                    .iter()
+                    .map(|(_, spec, _)| closing_packet(spec, p, closing, cx)),
+            )
         }
         Event::Malformed(why, bytes) => {
             if let Some(done) = reread(choices, bytes, cx).filter(|_| !closing.started()) {
                 return done;
             }
-            match close {
+            if !closes.is_empty() && closing.malformed.is_none() {
                 // Keep reading until the connection ends, so the report says both.
-                Some(_) if closing.malformed.is_none() => {
-                    closing.malformed = Some(why.clone());
-                    closing.began.get_or_insert(cx.since_sent);
-                    Judged::Closing
-                }
-                _ => Judged::Mismatch(malformed(why)),
-            }
-        }
-        Event::Closed(why) => match close {
-            Some((i, spec, non_strict)) => {
+                closing.malformed = Some(why.clone());
                 closing.began.get_or_insert(cx.since_sent);
-                closed(i, spec, non_strict, why, closing, cx.v5, cx.scale)
+                return Judged::Closing;
             }
-            None => Judged::Mismatch(Mismatch::new(why.clone())),
-        },
+            Judged::Mismatch(malformed(why))
+        }
+        Event::Closed(why) if closes.is_empty() => Judged::Mismatch(Mismatch::new(why.clone())),
+        Event::Closed(why) => {
+            closing.began.get_or_insert(cx.since_sent);
+            let (v5, scale) = (cx.v5, cx.scale);
+            first_fit(
+                closes.iter().map(|&(i, spec, non_strict)| {
+                    closed(i, spec, non_strict, why, closing, v5, scale)
+                }),
+            )
+        }
     }
+}
+
+/// The first grade, in the order of the choices, that is not a mismatch; else the first
+/// mismatch.
+fn first_fit(grades: impl Iterator<Item = Judged>) -> Judged {
+    let mut first = None;
+    for g in grades {
+        if !matches!(g, Judged::Mismatch(_)) {
+            return g;
+        }
+        first.get_or_insert(g);
+    }
+    first.unwrap_or_else(|| Judged::Mismatch(Mismatch::new("nothing")))
 }
 
 /// The grade when nothing more arrived within `waited`.
@@ -531,6 +555,40 @@ mod tests {
             why.starts_with("refused (arrived: DISCONNECT 0x99, then connection closed"),
             "{why}"
         );
+    }
+
+    #[test]
+    fn every_close_choice_counts_not_only_the_first() {
+        // A DISCONNECT is required to check anything; a bare close is a lawful refusal.
+        let measured = ClosedSpec {
+            disconnect: Some(vec![0x99]),
+            disconnect_level: Some(LevelKey::Must),
+            ..ClosedSpec::default()
+        };
+        let bare = ClosedSpec {
+            disconnect_level: Some(LevelKey::May),
+            ..ClosedSpec::default()
+        };
+        let choices = [
+            Choice::closed(&measured),
+            Choice {
+                untestable: Some("closed without DISCONNECT"),
+                ..Choice::closed(&bare)
+            },
+        ];
+        let j = run(&choices, &[eof()]);
+        assert!(matches!(j, Judged::Untestable(_)), "{j:?}");
+        let j = run(&choices, &[disconnect(0x99), eof()]);
+        assert_eq!(
+            j,
+            Judged::Done {
+                choice: 0,
+                notes: Vec::new()
+            }
+        );
+        // Without the second choice the bare close breaks the first one's MUST.
+        let j = run(&choices[..1], &[eof()]);
+        assert!(matches!(j, Judged::Mismatch(_)), "{j:?}");
     }
 
     #[test]
