@@ -271,6 +271,17 @@ impl Diff<'_> {
                     .push("message expiry interval: expected present, absent".into()),
             }
         }
+        if let Some(max) = spec.maximum_packet_size_at_most {
+            match got.maximum_packet_size() {
+                Some(v) if v <= max => {}
+                Some(v) => self.lines.push(format!(
+                    "maximum packet size: expected at most {max}, got {v}"
+                )),
+                None => self
+                    .lines
+                    .push("maximum packet size: expected present, absent".into()),
+            }
+        }
     }
 }
 

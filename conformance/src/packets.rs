@@ -240,12 +240,27 @@ fn simple<'s>(
     Ok((packet, wire, Vec::new()))
 }
 
+/// The largest `payload_size`: enough to pass any Maximum Packet Size a broker is likely to
+/// declare, small enough that a scenario cannot exhaust the harness's memory.
+const MAX_PAYLOAD_SIZE: u32 = 16 * 1024 * 1024;
+
 fn publish(p: &PublishSpec, vars: &Vars<'_>) -> Result<(Publish, Vec<String>), HarnessError> {
     let topic = vars.subst(&p.topic);
-    let mut pb = Publish::new(
-        topic.clone(),
-        payload(p.payload.as_deref(), p.payload_hex.as_deref(), vars)?,
-    );
+    let body = match p.payload_size {
+        None => payload(p.payload.as_deref(), p.payload_hex.as_deref(), vars)?,
+        Some(_) if p.payload.is_some() || p.payload_hex.is_some() => {
+            return Err(HarnessError::Build(
+                "give payload, payload_hex or payload_size, not several".into(),
+            ));
+        }
+        Some(n) if n > MAX_PAYLOAD_SIZE => {
+            return Err(HarnessError::Build(format!(
+                "payload_size {n} is over {MAX_PAYLOAD_SIZE}"
+            )));
+        }
+        Some(n) => Bytes::from(vec![b'x'; n as usize]),
+    };
+    let mut pb = Publish::new(topic.clone(), body);
     pb.qos = QoS::from_u8(p.qos).unwrap_or(QoS::ExactlyOnce);
     pb.retain = p.retain;
     pb.dup = p.dup;

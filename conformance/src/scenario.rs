@@ -793,6 +793,9 @@ pub struct PublishSpec {
     /// Payload as hex.
     #[serde(default)]
     pub payload_hex: Option<String>,
+    /// A payload of this many bytes `x`, for packets near a size limit (at most 16 MiB).
+    #[serde(default)]
+    pub payload_size: Option<u32>,
     /// QoS 0..=3 (3 is written as given).
     #[serde(default)]
     pub qos: u8,
@@ -953,6 +956,9 @@ macro_rules! properties {
             /// When expecting: Message Expiry Interval must be present and at most this.
             #[serde(default)]
             pub message_expiry_interval_at_most: Option<u32>,
+            /// When expecting: Maximum Packet Size must be present and at most this.
+            #[serde(default)]
+            pub maximum_packet_size_at_most: Option<u32>,
         }
 
         /// One property, keyed by name, for `extra`.
