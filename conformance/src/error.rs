@@ -74,14 +74,9 @@ pub enum HarnessError {
     /// The scenario ran past its overall limit.
     #[error("the scenario hung: it did not finish within {}", humantime::format_duration(*.0))]
     Hung(std::time::Duration),
-    /// The broker died, during this scenario or before it ran; the likely culprits.
-    #[error("the broker stopped answering {when}; likely culprit: {culprit}")]
-    BrokerDied {
-        /// "earlier in the run", "during this scenario", ...
-        when: &'static str,
-        /// Scenario names, most likely first.
-        culprit: String,
-    },
+    /// The broker died, during this scenario or before it ran; when, and the likely culprits.
+    #[error("{0}")]
+    BrokerDied(crate::runner::Down),
     /// The error of step `step` (1-based).
     #[error("step {step}: {source}")]
     Step {

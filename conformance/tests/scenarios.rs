@@ -121,6 +121,8 @@ fn run_one(
             transcript(&execution.transcript),
         )
         .into()),
+        // Only crash isolation gives this verdict, never a scenario run.
+        Verdict::Crashed(why) => Err(format!("{}: the broker died: {why}", loaded.path).into()),
         Verdict::Error(message) => Err(format!("{}: harness error: {message}", loaded.path).into()),
     }
 }

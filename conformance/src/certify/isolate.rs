@@ -1,29 +1,27 @@
-//! Crash and wedge isolation. When the broker stops answering mid-run, the runner makes every
-//! later scenario an error naming the likely culprits. This turns that into one statement of
-//! what happened and, when the harness started the broker itself, finds the scenario that
-//! kills it: restart, re-run the suspects one at a time until the broker dies again, report
-//! that scenario as a failure with its transcript (a minimal reproducer), then re-run the
-//! scenarios the death kept from running.
+//! Crash and wedge isolation. When the broker stops answering mid-run, the runner marks every
+//! later result as decided by the death (`ScenarioResult::down`, with the likely culprits).
+//! This turns that into one statement of what happened and, when the harness started the
+//! broker itself, finds what kills it: restart, re-run the suspects one at a time until the
+//! broker dies again and report that scenario as a failure with its transcript (a minimal
+//! reproducer). A death none of them causes alone is looked for in the suspects run together,
+//! as the run did, narrowed by bisection (`bisect`). Then the scenarios the death kept from
+//! running run again.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::bisect::{Isolation, Trial};
 use super::process::{Launch, Process};
 use crate::corpus::Loaded;
 use crate::error::Error;
-use crate::exec;
 use crate::probe::Endpoint;
 use crate::profile::Profile;
-use crate::runner::{self, Options, Outcome, RunReport, ScenarioResult};
+use crate::runner::{self, DownWhen, Options, RunReport, ScenarioResult, Suspect};
 use crate::scenario::Version;
 
 /// The message of a scenario the broker's death kept from running.
 pub const NOT_RUN: &str = "not run (broker down)";
-/// The runner's words for a result the broker's death decided.
-const DOWN: &str = "stopped answering";
-/// The runner's words before its list of suspects.
-const CULPRITS: &str = "likely culprit: ";
 /// Rounds of restart and re-run before the rest is left "not run".
 const ROUNDS: usize = 3;
 /// Suspects re-run alone per round, at most.
@@ -57,7 +55,7 @@ impl Managed {
         self.process.stop(self.stop.as_deref(), &cwd).await;
     }
 
-    async fn restart(&mut self) -> Result<(), Error> {
+    pub(super) async fn restart(&mut self) -> Result<(), Error> {
         self.stop().await;
         self.process = self.launch.start().await?;
         Ok(())
@@ -65,7 +63,7 @@ impl Managed {
 
     /// `Some(how)` when the broker is dead (its process exited) or wedged (it does not
     /// answer CONNECT and PINGREQ).
-    async fn dead(&mut self, check: &Endpoint, v: Version) -> Option<String> {
+    pub(super) async fn dead(&mut self, check: &Endpoint, v: Version) -> Option<String> {
         if let Some(exit) = self.process.exited() {
             return Some(exit);
         }
@@ -108,35 +106,35 @@ async fn answers(check: &Endpoint, v: Version) -> bool {
 /// Results the death decided.
 fn victims(r: &RunReport) -> Vec<usize> {
     (0..r.results.len())
-        .filter(|&i| r.results[i].outcome == Outcome::Error && r.results[i].message.contains(DOWN))
+        .filter(|&i| r.results[i].down.is_some())
         .collect()
+}
+
+/// Whether the death kept this result from running at all.
+fn never_ran(x: &ScenarioResult) -> bool {
+    x.down.as_ref().is_some_and(|d| d.when == DownWhen::Before)
 }
 
 /// The suspects: the runner's likely culprits first (what was running or had just finished
 /// when the death was noticed), then the scenarios that found the broker gone; deduplicated.
-fn suspects(r: &RunReport, victims: &[usize]) -> Vec<(String, Version)> {
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
-    for &i in victims {
-        let Some((_, list)) = r.results[i].message.split_once(CULPRITS) else {
-            continue;
-        };
-        for item in list.split(", ") {
-            let Some((id, v)) = item.trim().rsplit_once(" (") else {
-                continue;
-            };
-            let Some(v) = Version::from_key(v.trim_end_matches(')')) else {
-                continue;
-            };
-            if seen.insert((id.to_owned(), v)) {
-                out.push((id.to_owned(), v));
-            }
-        }
-    }
-    for &i in victims {
-        let x = &r.results[i];
-        if !x.message.contains("earlier in the run") && seen.insert((x.id.clone(), x.version)) {
-            out.push((x.id.clone(), x.version));
+fn suspects(r: &RunReport, victims: &[usize]) -> Vec<Suspect> {
+    let mut out: Vec<Suspect> = Vec::new();
+    let noticed = victims
+        .iter()
+        .filter_map(|&i| r.results[i].down.as_ref())
+        .flat_map(|d| d.suspects.iter());
+    let ran = victims
+        .iter()
+        .map(|&i| &r.results[i])
+        .filter(|x| !never_ran(x))
+        .map(|x| Suspect {
+            id: x.id.clone(),
+            version: x.version,
+        })
+        .collect::<Vec<_>>();
+    for s in r.down.iter().flatten().chain(noticed).chain(ran.iter()) {
+        if !out.contains(s) {
+            out.push(s.clone());
         }
     }
     out.truncate(MAX_SUSPECTS);
@@ -153,27 +151,11 @@ pub async fn recover(
     opts: &Options,
     managed: Option<&mut Managed>,
 ) -> Option<String> {
-    if victims(report).is_empty() {
+    let down = victims(report);
+    if down.is_empty() && report.down.is_none() {
         return None;
     }
-    let down = victims(report);
-    let first = down
-        .iter()
-        .copied()
-        .find(|&i| !report.results[i].message.contains("earlier in the run"))
-        .unwrap_or(down[0]);
-    let culprits = down
-        .iter()
-        .find_map(|&i| report.results[i].message.split_once(CULPRITS))
-        .map(|(_, list)| list.to_owned())
-        .unwrap_or_default();
-    let mut notes = vec![format!(
-        "the broker stopped answering during the run ({} s in; first noticed by {} [{}]; \
-         {CULPRITS}{culprits})",
-        report.duration.as_secs(),
-        report.results[first].id,
-        report.results[first].version
-    )];
+    let mut notes = vec![first_note(report, &down)];
     if let Some(m) = managed {
         for _ in 0..ROUNDS {
             if victims(report).is_empty() {
@@ -191,7 +173,7 @@ pub async fn recover(
     let left = victims(report);
     for &i in &left {
         let x = &mut report.results[i];
-        if x.message.contains("earlier in the run") {
+        if never_ran(x) {
             x.message = NOT_RUN.into();
             x.transcript.clear();
         } else {
@@ -203,14 +185,38 @@ pub async fn recover(
         notes.push(format!("{} scenarios not run (broker down)", left.len()));
     }
     let note = notes.join("; ");
-    report
-        .warnings
-        .retain(|w| !w.contains("died during the run"));
     report.warnings.insert(0, note.clone());
     Some(note)
 }
 
-/// One restart: find the culprit among the suspects, then re-run the victims.
+/// When, first noticed by whom, and the likely culprits.
+fn first_note(report: &RunReport, down: &[usize]) -> String {
+    let first = down
+        .iter()
+        .map(|&i| &report.results[i])
+        .find(|x| !never_ran(x))
+        .or_else(|| down.first().map(|&i| &report.results[i]));
+    let culprits = report
+        .down
+        .clone()
+        .or_else(|| {
+            first
+                .and_then(|x| x.down.as_ref())
+                .map(|d| d.suspects.clone())
+        })
+        .unwrap_or_default();
+    let noticed = first
+        .map(|x| format!("; first noticed by {} [{}]", x.id, x.version))
+        .unwrap_or_default();
+    format!(
+        "the broker stopped answering during the run ({} s in{noticed}; likely culprit: {})",
+        report.duration.as_secs(),
+        runner::suspect_list(&culprits)
+    )
+}
+
+/// One restart: find the culprit among the suspects (alone, then together), then re-run the
+/// victims.
 async fn round(
     report: &mut RunReport,
     corpus: &[Loaded],
@@ -219,52 +225,51 @@ async fn round(
     m: &mut Managed,
 ) -> Result<String, Error> {
     let down = victims(report);
-    let suspects = suspects(report, &down);
-    let check = Endpoint {
-        target: opts.settings.target.clone(),
-        credentials: opts.settings.credentials.clone(),
-        timeout: opts.settings.step_timeout,
+    let suspects: Vec<Trial> = suspects(report, &down)
+        .into_iter()
+        .filter_map(|s| Trial::find(corpus, s))
+        .collect();
+    let mut iso = Isolation {
+        m,
+        opts,
+        check: Endpoint {
+            target: opts.settings.target.clone(),
+            credentials: opts.settings.credentials.clone(),
+            timeout: opts.settings.step_timeout,
+        },
     };
-    m.restart().await?;
+    iso.m.restart().await?;
     let mut note = format!(
         "restarted it and re-ran {} suspects one at a time",
         suspects.len()
     );
-    let mut culprit = None;
-    for (n, (id, v)) in suspects.iter().enumerate() {
-        let Some(l) = corpus.iter().find(|l| &l.scenario.id == id) else {
-            continue;
-        };
-        let limit =
-            opts.settings.step_timeout * 4 * u32::try_from(l.scenario.steps.len()).unwrap_or(64);
-        let tag = format!("iso{n:04}");
-        let run = exec::execute(&l.scenario, *v, &tag, &opts.settings);
-        let exec = tokio::time::timeout(limit.min(Duration::from_secs(300)), run).await;
-        if let Some(death) = m.dead(&check, *v).await {
-            let transcript = exec.map(|e| e.transcript).unwrap_or_default();
-            culprit = Some((l, *v, death, transcript));
-            m.restart().await?;
-            break;
-        }
-    }
-    match culprit {
-        Some((l, v, death, transcript)) => {
+    match iso.alone(&suspects).await? {
+        Some(found) => {
             note = format!(
-                "{note}: `{}` [{v}] kills it on its own ({death})",
-                l.scenario.id
+                "{note}: `{}` [{}] kills it on its own ({})",
+                found.trial.loaded.scenario.id, found.trial.version, found.death
             );
-            let r = crash_result(l, v, &death, transcript, profile, opts, &m.log());
-            replace(report, r);
+            let why = format!(
+                "the broker died during this scenario, reproduced alone after a restart: {}; \
+                 the transcript is a minimal reproducer{}",
+                found.death,
+                last_output(&iso.m.log())
+            );
+            replace(report, found.graded(why, profile, opts));
         }
         None => {
-            note.push_str(": none killed it alone (it dies only under concurrent scenarios)");
+            let group = iso.together(&suspects).await?;
+            note = format!("{note}: none killed it alone; {}", group.note());
+            for r in group.results(profile, opts, &iso.m.log()) {
+                replace(report, r);
+            }
         }
     }
     // A death that comes later than the scenario causing it (a timer, a queue) shows here.
-    if let Some(v) = suspects.first().map(|s| s.1) {
-        if let Some(death) = m.dead(&check, v).await {
+    if let Some(v) = suspects.first().map(|s| s.version) {
+        if let Some(death) = iso.m.dead(&iso.check, v).await {
             note = format!("{note}; it died after them all ({death}) and was restarted");
-            m.restart().await?;
+            iso.m.restart().await?;
         }
     }
     if let Err(e) = rerun(report, corpus, profile, opts).await {
@@ -273,47 +278,15 @@ async fn round(
     Ok(note)
 }
 
-/// The culprit's result: a failure with the crash in the message, unless the profile lists it.
-fn crash_result(
-    l: &Loaded,
-    v: Version,
-    death: &str,
-    transcript: Vec<crate::client::Entry>,
-    profile: &Profile,
-    opts: &Options,
-    log: &std::path::Path,
-) -> ScenarioResult {
+/// `; the broker's last output: a | b | c` (its last five lines), or nothing.
+pub(super) fn last_output(log: &std::path::Path) -> String {
     let tail = super::process::tail(log);
-    let mut message = format!(
-        "the broker died during this scenario, reproduced alone after a restart: {death}; \
-         the transcript is a minimal reproducer"
-    );
-    if !tail.trim().is_empty() {
-        let last: Vec<&str> = tail.lines().rev().take(5).collect::<Vec<_>>();
-        let last: Vec<&str> = last.into_iter().rev().collect();
-        message = format!("{message}; the broker's last output: {}", last.join(" | "));
+    if tail.trim().is_empty() {
+        return String::new();
     }
-    let mut outcome = Outcome::Fail;
-    if let Some(d) = profile
-        .deviation(&l.scenario.id, v)
-        .filter(|_| !opts.strict)
-    {
-        outcome = Outcome::ExpectedFailure;
-        message = format!("known deviation: {} ({message})", d.reason);
-    }
-    ScenarioResult {
-        id: l.scenario.id.clone(),
-        title: l.scenario.title.clone(),
-        area: l.area.clone(),
-        version: v,
-        outcome,
-        statements: l.scenario.statements.for_version(v),
-        duration: Duration::ZERO,
-        message,
-        failure: None,
-        transcript,
-        flaky: None,
-    }
+    let last: Vec<&str> = tail.lines().rev().take(5).collect();
+    let last: Vec<&str> = last.into_iter().rev().collect();
+    format!("; the broker's last output: {}", last.join(" | "))
 }
 
 fn replace(report: &mut RunReport, r: ScenarioResult) {
@@ -349,6 +322,9 @@ async fn rerun(
     opts.versions.retain(|v| down.iter().any(|(_, dv)| dv == v));
     let bar = indicatif::ProgressBar::hidden();
     let again = runner::run(&subset, profile, &opts, &bar).await?;
+    if again.down.is_some() {
+        report.down = again.down.clone();
+    }
     for r in again.results {
         if down.contains(&(r.id.clone(), r.version)) {
             replace(report, r);

@@ -184,7 +184,10 @@ impl From<Outcome> for CellOutcome {
 
 /// A result's cell outcome: a scenario the broker's death kept from running is "not run".
 pub fn outcome(x: &ScenarioResult) -> CellOutcome {
-    if x.outcome == Outcome::Error && x.message == super::isolate::NOT_RUN {
+    if x.down
+        .as_ref()
+        .is_some_and(|d| d.when == crate::runner::DownWhen::Before)
+    {
         CellOutcome::NotRun
     } else {
         x.outcome.into()

@@ -3,6 +3,7 @@
 //! `index.html` (self-contained), `matrix.json` and its schema, `<broker>.junit.xml` and
 //! `summary.md`.
 
+mod bisect;
 pub mod brokers;
 mod html;
 pub mod isolate;

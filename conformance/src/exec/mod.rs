@@ -55,6 +55,9 @@ pub enum Verdict {
     /// A step got a lawful refusal of what the scenario needs (an `untestable` alternative):
     /// the statement cannot be checked on this broker. The step and reason.
     Untestable(String),
+    /// The broker died during the scenario, and did again when it ran alone after a restart
+    /// (found by crash isolation, never by a step): how, and what it printed last.
+    Crashed(String),
     /// The harness could not do its job.
     Error(HarnessError),
 }

@@ -63,10 +63,13 @@ pub(super) fn base_result(
         failure: None,
         transcript: Vec::new(),
         flaky: None,
+        down: None,
     }
 }
 
-fn grade(
+/// Grades one execution: the verdict, the statements' level, then the profile's deviation.
+/// Crash isolation grades the scenario that killed the broker here too.
+pub(crate) fn grade(
     l: &Loaded,
     v: Version,
     exec: Result<Execution, HarnessError>,
@@ -78,9 +81,12 @@ fn grade(
     r.duration = d;
     let exec = match exec {
         Ok(e) => e,
-        Err(msg) => {
+        Err(e) => {
             r.outcome = Outcome::Error;
-            r.message = msg.to_string();
+            r.message = e.to_string();
+            if let HarnessError::BrokerDied(down) = e {
+                r.down = Some(down);
+            }
             return r;
         }
     };
@@ -111,37 +117,49 @@ fn grade(
             r.outcome = Outcome::Skip;
             r.message = format!("untestable on this broker: {why}");
         }
+        Verdict::Crashed(why) => {
+            // Whatever the statements' level: a server that dies serves nobody.
+            r.outcome = Outcome::Fail;
+            r.message = why;
+        }
         Verdict::Error(e) => {
             r.outcome = Outcome::Error;
             r.message = e.to_string();
         }
     }
     if !opts.strict {
-        if let Some(dev) = profile.deviation(&l.scenario.id, v) {
-            match r.outcome {
-                Outcome::Fail | Outcome::NonStrict => {
-                    r.outcome = Outcome::ExpectedFailure;
-                    r.message = format!("known deviation: {} ({})", dev.reason, r.message);
-                }
-                Outcome::Pass if dev.intermittent => {
-                    r.message = format!(
-                        "listed as an intermittent deviation; passed this time ({})",
-                        dev.reason
-                    );
-                }
-                Outcome::Pass => {
-                    r.outcome = Outcome::UnexpectedPass;
-                    r.message = format!(
-                        "listed as a deviation in the profile but passed; remove the entry ({})",
-                        dev.reason
-                    );
-                }
-                _ => {}
-            }
-        }
+        deviate(&mut r, profile);
     }
     if r.outcome != Outcome::Pass || opts.keep_transcripts {
         r.transcript = exec.transcript;
     }
     r
+}
+
+/// The profile's deviation for this scenario and version, applied: a failure it lists is
+/// expected, a pass it lists is unexpected (unless listed as intermittent).
+fn deviate(r: &mut ScenarioResult, profile: &Profile) {
+    let Some(dev) = profile.deviation(&r.id, r.version) else {
+        return;
+    };
+    match r.outcome {
+        Outcome::Fail | Outcome::NonStrict => {
+            r.outcome = Outcome::ExpectedFailure;
+            r.message = format!("known deviation: {} ({})", dev.reason, r.message);
+        }
+        Outcome::Pass if dev.intermittent => {
+            r.message = format!(
+                "listed as an intermittent deviation; passed this time ({})",
+                dev.reason
+            );
+        }
+        Outcome::Pass => {
+            r.outcome = Outcome::UnexpectedPass;
+            r.message = format!(
+                "listed as a deviation in the profile but passed; remove the entry ({})",
+                dev.reason
+            );
+        }
+        _ => {}
+    }
 }

@@ -5,6 +5,7 @@
 //! executions into outcomes, repeats and profile deviations included.
 
 mod cleanup;
+mod down;
 mod grade;
 mod health;
 mod plan;
@@ -20,6 +21,8 @@ use crate::exec::{Failure, Settings};
 use crate::profile::Profile;
 use crate::scenario::{Capability, StatementRef, Version};
 
+pub use down::{Down, DownWhen, Suspect, list as suspect_list};
+pub(crate) use grade::grade;
 pub(crate) use health::responsive;
 pub use plan::overall_limit;
 
@@ -93,6 +96,8 @@ pub struct ScenarioResult {
     pub transcript: Vec<Entry>,
     /// Outcomes of each repeat when they differ (flaky).
     pub flaky: Option<Vec<Outcome>>,
+    /// Set when the broker's death decided this result (an error, not a verdict).
+    pub down: Option<Down>,
 }
 
 /// Options of a run.
@@ -135,6 +140,8 @@ pub struct RunReport {
     pub warnings: Vec<String>,
     /// Whether `--strict` was on.
     pub strict: bool,
+    /// When the broker died during the run: the likely culprits, most likely first.
+    pub down: Option<Vec<Suspect>>,
 }
 
 impl RunReport {
@@ -176,6 +183,7 @@ pub async fn run(
     let mut results = plan.results;
     results.extend(grade::collect(corpus, ran.attempts, profile, opts));
     warnings.extend(health::after_run(&settings, &versions.offered, redirects, &ran.state).await);
+    let down = ran.state.dead();
     results.sort_by(|a, b| (&a.area, &a.id, a.version).cmp(&(&b.area, &b.id, b.version)));
     Ok(RunReport {
         results,
@@ -187,5 +195,6 @@ pub async fn run(
         seed: opts.seed,
         warnings,
         strict: opts.strict,
+        down,
     })
 }

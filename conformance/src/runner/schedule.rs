@@ -15,6 +15,7 @@ use crate::exec::{self, Execution, Settings, Verdict};
 use crate::scenario::Version;
 
 use super::cleanup::cleanup;
+use super::down::{Down, DownWhen, Suspect};
 use super::grade::Attempt;
 use super::health::alive;
 use super::plan::{Job, overall_limit};
@@ -83,14 +84,17 @@ async fn run_job(cx: Arc<Context>, job: Job) -> ((usize, Version), Attempt) {
         _read = cx.exclusive.read().await;
     }
     let _permit = cx.permits.acquire().await;
-    let name = format!("{} ({})", l.scenario.id, job.version);
-    cx.progress.set_message(name.clone());
+    let name = Suspect {
+        id: l.scenario.id.clone(),
+        version: job.version,
+    };
+    cx.progress.set_message(name.to_string());
     let start = Instant::now();
     let exec = match cx.state.dead() {
-        Some(culprit) => Err(HarnessError::BrokerDied {
-            when: "earlier in the run",
-            culprit,
-        }),
+        Some(suspects) => Err(HarnessError::BrokerDied(Down {
+            when: DownWhen::Before,
+            suspects,
+        })),
         None => bounded(&cx, l, &job, &name).await,
     };
     let exec = settle(&cx, &job, &name, exec).await;
@@ -103,7 +107,7 @@ async fn bounded(
     cx: &Context,
     l: &Loaded,
     job: &Job,
-    name: &str,
+    name: &Suspect,
 ) -> Result<Execution, HarnessError> {
     cx.state.begin(name);
     let limit = overall_limit(&l.scenario, &cx.settings);
@@ -118,7 +122,7 @@ async fn bounded(
 async fn settle(
     cx: &Context,
     job: &Job,
-    name: &str,
+    name: &Suspect,
     exec: Result<Execution, HarnessError>,
 ) -> Result<Execution, HarnessError> {
     let e = match exec {
@@ -126,20 +130,20 @@ async fn settle(
         Err(hung) => {
             return match culprit(cx, job, name).await {
                 None => Err(hung),
-                Some(culprit) => Err(HarnessError::BrokerDied {
-                    when: "after the scenario hung",
-                    culprit,
-                }),
+                Some(suspects) => Err(HarnessError::BrokerDied(Down {
+                    when: DownWhen::AfterHang,
+                    suspects,
+                })),
             };
         }
     };
     let suspect = e.unreachable || matches!(e.verdict, Verdict::Fail(_) | Verdict::Error(_));
     if suspect {
-        if let Some(culprit) = culprit(cx, job, name).await {
-            return Err(HarnessError::BrokerDied {
-                when: "during this scenario",
-                culprit,
-            });
+        if let Some(suspects) = culprit(cx, job, name).await {
+            return Err(HarnessError::BrokerDied(Down {
+                when: DownWhen::During,
+                suspects,
+            }));
         }
         cleanup(&cx.settings, job.version, &e, &job.tag).await;
     } else if cx.state.dead().is_none() && !cleanup(&cx.settings, job.version, &e, &job.tag).await {
@@ -152,7 +156,7 @@ async fn settle(
 
 /// The likely culprits once the broker is dead (found now or before); `None` while it
 /// answers.
-async fn culprit(cx: &Context, job: &Job, name: &str) -> Option<String> {
+async fn culprit(cx: &Context, job: &Job, name: &Suspect) -> Option<Vec<Suspect>> {
     if let Some(c) = cx.state.dead() {
         return Some(c);
     }
@@ -163,44 +167,47 @@ async fn culprit(cx: &Context, job: &Job, name: &str) -> Option<String> {
     }
 }
 
+/// What the jobs know of each other: which run now, which just finished, whether (and after
+/// which) the broker died.
 #[derive(Default)]
 pub(super) struct Shared {
-    in_flight: Mutex<BTreeSet<String>>,
-    recent: Mutex<VecDeque<String>>,
-    dead: Mutex<Option<String>>,
+    in_flight: Mutex<BTreeSet<Suspect>>,
+    recent: Mutex<VecDeque<Suspect>>,
+    dead: Mutex<Option<Vec<Suspect>>>,
 }
 
 impl Shared {
-    fn begin(&self, name: &str) {
+    fn begin(&self, name: &Suspect) {
         if let Ok(mut s) = self.in_flight.lock() {
-            s.insert(name.to_owned());
+            s.insert(name.clone());
         }
     }
-    fn end(&self, name: &str) {
+    fn end(&self, name: &Suspect) {
         if let Ok(mut s) = self.in_flight.lock() {
             s.remove(name);
         }
         if let Ok(mut r) = self.recent.lock() {
-            r.push_back(name.to_owned());
+            r.push_back(name.clone());
             if r.len() > 3 {
                 r.pop_front();
             }
         }
     }
-    pub(super) fn dead(&self) -> Option<String> {
+    /// The likely culprits, once the broker died.
+    pub(super) fn dead(&self) -> Option<Vec<Suspect>> {
         self.dead.lock().ok().and_then(|d| d.clone())
     }
     /// Records the death and names the likely culprits: the scenario that noticed it first,
     /// then those running beside it or just finished.
-    fn mark_dead(&self, current: &str) -> String {
+    fn mark_dead(&self, current: &Suspect) -> Vec<Suspect> {
         let mut guard = match self.dead.lock() {
             Ok(g) => g,
-            Err(_) => return current.to_owned(),
+            Err(_) => return vec![current.clone()],
         };
         if let Some(c) = &*guard {
             return c.clone();
         }
-        let mut names = vec![current.to_owned()];
+        let mut names = vec![current.clone()];
         if let Ok(s) = self.in_flight.lock() {
             names.extend(s.iter().filter(|n| *n != current).cloned());
         }
@@ -211,8 +218,7 @@ impl Shared {
                 }
             }
         }
-        let c = names.join(", ");
-        *guard = Some(c.clone());
-        c
+        *guard = Some(names.clone());
+        names
     }
 }

@@ -11,9 +11,13 @@ use mqtt_conformance::corpus;
 use crate::support::scenario_dir;
 
 /// MQTT 3.1.1 only, just enough for the scenarios below; exits on a PUBLISH to a topic holding
-/// `crash-here`.
+/// `crash-here`, and when two open connections have published to a topic holding `hold-here`
+/// (a death only concurrent scenarios cause).
 const FAKE: &str = r#"
 import os, socket, sys, threading
+
+holding = [0]
+lock = threading.Lock()
 
 def read(conn, n):
     data = b""
@@ -25,6 +29,7 @@ def read(conn, n):
     return data
 
 def serve(conn):
+    held = False
     try:
         while True:
             first = read(conn, 1)[0]
@@ -48,6 +53,14 @@ def serve(conn):
                     sys.stderr.write("fake broker: crashing on " + topic + "\n")
                     sys.stderr.flush()
                     os._exit(3)
+                if "hold-here" in topic and not held:
+                    held = True
+                    with lock:
+                        holding[0] += 1
+                        if holding[0] >= 2:
+                            sys.stderr.write("fake broker: two holders at once\n")
+                            sys.stderr.flush()
+                            os._exit(4)
                 if (first >> 1) & 3 == 1:
                     conn.sendall(b"\x40\x02" + body[2 + tlen:4 + tlen])
             elif kind == 8:
@@ -59,6 +72,9 @@ def serve(conn):
     except (EOFError, OSError, IndexError):
         pass
     finally:
+        if held:
+            with lock:
+                holding[0] -= 1
         conn.close()
 
 server = socket.socket()
@@ -105,9 +121,22 @@ steps:
   - { client: a, expect: { pingresp: {} } }
 "#;
 
-#[tokio::test]
-async fn the_scenario_that_kills_the_broker_is_named() {
-    let mut files: Vec<(String, String)> = (0..12)
+/// Holds a connection open (quiet for a while) after publishing to a `hold-here` topic: the
+/// fake dies when two of these overlap.
+fn holder(id: &str) -> String {
+    format!(
+        "id: {id}\ntitle: A PUBLISH to an ordinary topic is taken without closing.\n\
+         statements: {{ must: [MQTT-3.3.4-1] }}\nversions: [3.1.1]\nsteps:\n  \
+         - {{ client: a, connect: {{}} }}\n  \
+         - {{ client: a, publish: {{ topic: \"{{t}}/hold-here\", qos: 0, payload: x }} }}\n  \
+         - {{ client: a, expect_nothing: 4s }}\n  - {{ client: a, pingreq: {{}} }}\n  \
+         - {{ client: a, expect: {{ pingresp: {{}} }} }}\n"
+    )
+}
+
+/// `pings` ping scenarios plus `extra`, certified against the fake (restarted by the harness).
+async fn certify_fake(pings: usize, extra: &[(&str, String)]) -> (certify::matrix::Matrix, Plan) {
+    let mut files: Vec<(String, String)> = (0..pings)
         .map(|i| {
             (
                 format!("scen/a/ping-{i:02}.yaml"),
@@ -115,7 +144,9 @@ async fn the_scenario_that_kills_the_broker_is_named() {
             )
         })
         .collect();
-    files.push(("scen/b/killer.yaml".into(), KILLER.into()));
+    for (name, text) in extra {
+        files.push((format!("scen/b/{name}.yaml"), text.clone()));
+    }
     files.push(("fake.py".into(), FAKE.into()));
     files.push(("fake.yaml".into(), PROFILE.into()));
     files.push((
@@ -145,6 +176,12 @@ async fn the_scenario_that_kills_the_broker_is_named() {
     .await
     .expect("certify stalled")
     .unwrap();
+    (m, plan)
+}
+
+#[tokio::test]
+async fn the_scenario_that_kills_the_broker_is_named() {
+    let (m, plan) = certify_fake(12, &[("killer", KILLER.into())]).await;
     let b = &m.brokers[0];
     let down = b.down.as_deref().expect("the death is reported");
     assert!(
@@ -178,6 +215,49 @@ async fn the_scenario_that_kills_the_broker_is_named() {
     }
     assert_eq!(b.counts.get(&CellOutcome::NotRun), None);
     // The summary says it once.
+    let summary = std::fs::read_to_string(plan.out.join("summary.md")).unwrap();
+    assert_eq!(summary.matches("Broker down").count(), 1, "{summary}");
+}
+
+/// A death only concurrent scenarios cause: no suspect kills the broker alone, the suspects
+/// run together do, and bisection names the two that must overlap. Both fail, naming each
+/// other; the rest run again after the restart and pass.
+#[tokio::test]
+async fn a_death_only_concurrency_causes_is_narrowed_to_the_set_that_kills() {
+    let (m, plan) = certify_fake(
+        6,
+        &[("hold-a", holder("hold-a")), ("hold-b", holder("hold-b"))],
+    )
+    .await;
+    let b = &m.brokers[0];
+    let down = b.down.as_deref().expect("the death is reported");
+    assert!(down.contains("none killed it alone"), "{down}");
+    assert!(
+        down.contains("the smallest set that kills it")
+            && down.contains("`hold-a` [3.1.1]")
+            && down.contains("`hold-b` [3.1.1]")
+            && down.contains("exit status: 4"),
+        "{down}"
+    );
+    for id in ["hold-a", "hold-b"] {
+        let cell = &m.scenarios.iter().find(|r| r.id == id).unwrap().cells[0];
+        assert_eq!(cell.outcome, CellOutcome::Fail, "{id}: {}", cell.message);
+        assert!(
+            cell.message.contains("ran together") && cell.message.contains("two holders"),
+            "{}",
+            cell.message
+        );
+        assert!(cell.transcript.contains("hold-here"), "{}", cell.transcript);
+    }
+    for r in m.scenarios.iter().filter(|r| r.id.starts_with("ping-")) {
+        assert_eq!(
+            r.cells[0].outcome,
+            CellOutcome::Pass,
+            "{}: {}",
+            r.id,
+            r.cells[0].message
+        );
+    }
     let summary = std::fs::read_to_string(plan.out.join("summary.md")).unwrap();
     assert_eq!(summary.matches("Broker down").count(), 1, "{summary}");
 }

@@ -193,6 +193,7 @@ async fn flaky_error_counts_once_as_an_error() {
         seed: 1,
         warnings: Vec::new(),
         strict: false,
+        down: None,
     };
     let base = mqtt_conformance::runner::ScenarioResult {
         id: "flaky-error".into(),
@@ -206,6 +207,7 @@ async fn flaky_error_counts_once_as_an_error() {
         failure: None,
         transcript: Vec::new(),
         flaky: Some(vec![Outcome::Pass, Outcome::Error]),
+        down: None,
     };
     report.results.push(base);
     let cases = parse(&mqtt_conformance::report::junit(&report));
