@@ -233,7 +233,9 @@ impl Isolation<'_> {
         Ok(Some(found))
     }
 
-    /// One run of one suspect within its overall limit; its transcript.
+    /// One run of one suspect within its overall limit, then its cleanup, as the run does
+    /// it (a death may need the cleanup's reconnection: a broker whose session store broke
+    /// when the scenario's connection failed); the scenario's transcript.
     async fn execute(&self, t: &Trial) -> Vec<Entry> {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
@@ -241,10 +243,13 @@ impl Isolation<'_> {
         let s = &self.opts.settings;
         let limit = runner::overall_limit(&t.loaded.scenario, s);
         let run = exec::execute(&t.loaded.scenario, t.version, &tag, s);
-        tokio::time::timeout(limit, run)
-            .await
-            .map(|e| e.transcript)
-            .unwrap_or_default()
+        match tokio::time::timeout(limit, run).await {
+            Ok(e) => {
+                runner::cleanup(s, t.version, &e, &tag).await;
+                e.transcript
+            }
+            Err(_) => Vec::new(),
+        }
     }
 }
 

@@ -189,27 +189,19 @@ pub async fn recover(
     Some(note)
 }
 
-/// When, first noticed by whom, and the likely culprits.
+/// When, and the likely culprits (the first is the scenario that noticed the death).
 fn first_note(report: &RunReport, down: &[usize]) -> String {
-    let first = down
-        .iter()
-        .map(|&i| &report.results[i])
-        .find(|x| !never_ran(x))
-        .or_else(|| down.first().map(|&i| &report.results[i]));
     let culprits = report
         .down
         .clone()
         .or_else(|| {
-            first
-                .and_then(|x| x.down.as_ref())
+            down.iter()
+                .find_map(|&i| report.results[i].down.as_ref())
                 .map(|d| d.suspects.clone())
         })
         .unwrap_or_default();
-    let noticed = first
-        .map(|x| format!("; first noticed by {} [{}]", x.id, x.version))
-        .unwrap_or_default();
     format!(
-        "the broker stopped answering during the run ({} s in{noticed}; likely culprit: {})",
+        "the broker stopped answering during the run ({} s in; likely culprit: {})",
         report.duration.as_secs(),
         runner::suspect_list(&culprits)
     )

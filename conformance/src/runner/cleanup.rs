@@ -11,7 +11,7 @@ use crate::scenario::Version;
 ///
 /// The retained topics are cleared under a client id of this run's own (`tag`): cleanups run
 /// concurrently, and a shared id would make each take over the session of the one before.
-pub(super) async fn cleanup(s: &Settings, v: Version, e: &Execution, tag: &str) -> bool {
+pub(crate) async fn cleanup(s: &Settings, v: Version, e: &Execution, tag: &str) -> bool {
     for id in e.client_ids.iter() {
         if id.is_empty() {
             continue;

@@ -21,6 +21,7 @@ use crate::exec::{Failure, Settings};
 use crate::profile::Profile;
 use crate::scenario::{Capability, StatementRef, Version};
 
+pub(crate) use cleanup::cleanup;
 pub use down::{Down, DownWhen, Suspect, list as suspect_list};
 pub(crate) use grade::grade;
 pub(crate) use health::responsive;
