@@ -128,7 +128,7 @@ fn fuzz_command(args: &FuzzArgs) -> Result<i32, Error> {
         ..TlsOptions::default()
     };
     let options = crate::netfuzz::Options {
-        target: Target::parse(&args.broker, &tls).map_err(Error::Usage)?,
+        target: Target::parse(&args.broker, &tls)?,
         broker_cmd: args.broker_cmd.clone(),
         duration: args.duration,
         seed: args.seed.unwrap_or_else(random_seed),
@@ -171,7 +171,7 @@ fn probe_command(args: &ProbeArgs) -> Result<i32, Error> {
         key: args.key.clone(),
         insecure: args.insecure,
     };
-    let target = Target::parse(&args.broker, &tls).map_err(Error::Usage)?;
+    let target = Target::parse(&args.broker, &tls)?;
     let credentials = match (&args.username, &target.username) {
         (Some(u), _) => Some((u.clone(), args.password.clone())),
         (None, Some(u)) => Some((u.clone(), target.password.clone())),
@@ -306,7 +306,7 @@ async fn open_target(
                 key: args.key.clone(),
                 insecure: args.insecure,
             };
-            Ok((Target::parse(url, &tls).map_err(Error::Usage)?, None, None))
+            Ok((Target::parse(url, &tls)?, None, None))
         }
         None => {
             let handle = mqtt_reference_broker::start(mqtt_reference_broker::Config::default())

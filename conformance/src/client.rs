@@ -158,7 +158,7 @@ impl Connection {
         version: ProtocolVersion,
         transcript: Transcript,
     ) -> Result<Self, HarnessError> {
-        let stream = target.connect().await.map_err(HarnessError::Connect)?;
+        let stream = target.connect().await?;
         transcript.push(
             name,
             Dir::Event,

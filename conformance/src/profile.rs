@@ -44,6 +44,23 @@ pub struct Profile {
     /// How the broker refused the versions it does not offer, when discovered.
     #[serde(skip)]
     pub refused: BTreeMap<Version, String>,
+    /// Whether a file declared it, or it stands in for one.
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+/// Where a profile came from: it decides whether a refused version fails (MQTT 11's rule: a
+/// version a profile declares must be accepted; without one, only a refusal that says "not
+/// offered" is a skip).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// A profile file, or a built-in one: the broker's own claims.
+    #[default]
+    Declared,
+    /// [`Profile::permissive`]: no profile, everything assumed.
+    Permissive,
+    /// Found by probing the broker (`run` without `--profile`).
+    Discovered,
 }
 
 /// Capabilities a broker declares.
@@ -149,14 +166,14 @@ impl Profile {
             name: PERMISSIVE.into(),
             reasons: BTreeMap::new(),
             refused: BTreeMap::new(),
+            origin: Origin::Permissive,
         }
     }
 
     /// Whether this is a broker's profile rather than [`Profile::permissive`]'s stand-in or
-    /// one discovered by probing (named `(discovered)`): only a declared version must be
-    /// accepted.
+    /// one discovered by probing: only a declared version must be accepted.
     pub fn declared(&self) -> bool {
-        !matches!(self.name.as_str(), PERMISSIVE | "(discovered)")
+        self.origin == Origin::Declared
     }
 
     /// Loads a profile from a file path, or by name from the embedded ones.

@@ -544,30 +544,7 @@ impl<'de> Deserialize<'de> for Step {
                             note = Some(map.next_value()?);
                             continue;
                         }
-                        "connect" => Action::Connect(map.next_value()?),
-                        "send" => Action::Send(map.next_value()?),
-                        "send_hex" => Action::SendHex(map.next_value()?),
-                        "expect" => Action::Expect(map.next_value()?),
-                        "expect_one_of" => Action::ExpectOneOf(map.next_value()?),
-                        "expect_unordered" => Action::ExpectUnordered(map.next_value()?),
-                        "expect_across" => Action::ExpectAcross(map.next_value()?),
-                        "expect_nothing" => Action::ExpectNothing(map.next_value()?),
-                        "expect_closed" => Action::ExpectClosed(map.next_value()?),
-                        "wait" => Action::Wait(map.next_value()?),
-                        "disconnect" => Action::Disconnect(map.next_value()?),
-                        "drop" => Action::Drop(map.next_value()?),
-                        "publish" => Action::Send(PacketSpec::Publish(map.next_value()?)),
-                        "puback" => Action::Send(PacketSpec::Puback(map.next_value()?)),
-                        "pubrec" => Action::Send(PacketSpec::Pubrec(map.next_value()?)),
-                        "pubrel" => Action::Send(PacketSpec::Pubrel(map.next_value()?)),
-                        "pubcomp" => Action::Send(PacketSpec::Pubcomp(map.next_value()?)),
-                        "subscribe" => Action::Send(PacketSpec::Subscribe(map.next_value()?)),
-                        "unsubscribe" => Action::Send(PacketSpec::Unsubscribe(map.next_value()?)),
-                        "pingreq" => Action::Send(PacketSpec::Pingreq(map.next_value()?)),
-                        "auth" => Action::Send(PacketSpec::Auth(map.next_value()?)),
-                        other => {
-                            return Err(de::Error::unknown_field(other, STEP_KEYS));
-                        }
+                        _ => read_action(&key, &mut map)?,
                     };
                     if let Some(prev) = &action {
                         return Err(de::Error::custom(format!(
@@ -595,6 +572,35 @@ impl<'de> Deserialize<'de> for Step {
         }
         d.deserialize_map(V)
     }
+}
+
+/// The action a step key names, its value read from the map: the packet names are shorthand
+/// for `send: { <packet>: ... }`.
+fn read_action<'de, A: MapAccess<'de>>(key: &str, map: &mut A) -> Result<Action, A::Error> {
+    Ok(match key {
+        "connect" => Action::Connect(map.next_value()?),
+        "send" => Action::Send(map.next_value()?),
+        "send_hex" => Action::SendHex(map.next_value()?),
+        "expect" => Action::Expect(map.next_value()?),
+        "expect_one_of" => Action::ExpectOneOf(map.next_value()?),
+        "expect_unordered" => Action::ExpectUnordered(map.next_value()?),
+        "expect_across" => Action::ExpectAcross(map.next_value()?),
+        "expect_nothing" => Action::ExpectNothing(map.next_value()?),
+        "expect_closed" => Action::ExpectClosed(map.next_value()?),
+        "wait" => Action::Wait(map.next_value()?),
+        "disconnect" => Action::Disconnect(map.next_value()?),
+        "drop" => Action::Drop(map.next_value()?),
+        "publish" => Action::Send(PacketSpec::Publish(map.next_value()?)),
+        "puback" => Action::Send(PacketSpec::Puback(map.next_value()?)),
+        "pubrec" => Action::Send(PacketSpec::Pubrec(map.next_value()?)),
+        "pubrel" => Action::Send(PacketSpec::Pubrel(map.next_value()?)),
+        "pubcomp" => Action::Send(PacketSpec::Pubcomp(map.next_value()?)),
+        "subscribe" => Action::Send(PacketSpec::Subscribe(map.next_value()?)),
+        "unsubscribe" => Action::Send(PacketSpec::Unsubscribe(map.next_value()?)),
+        "pingreq" => Action::Send(PacketSpec::Pingreq(map.next_value()?)),
+        "auth" => Action::Send(PacketSpec::Auth(map.next_value()?)),
+        other => return Err(de::Error::unknown_field(other, STEP_KEYS)),
+    })
 }
 
 impl JsonSchema for Step {

@@ -10,6 +10,18 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use crate::error::{Error, HarnessError};
+
+/// A bad URL or TLS setting: the user's to fix.
+fn usage(why: String) -> Error {
+    Error::Usage(why)
+}
+
+/// A connection that could not be opened.
+fn connect(why: String) -> HarnessError {
+    HarnessError::Connect(why)
+}
+
 /// A byte stream to the broker.
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
@@ -70,22 +82,23 @@ impl std::fmt::Debug for Target {
 
 impl Target {
     /// Parses a broker URL such as `mqtt://127.0.0.1:1883` or `wss://user:pw@host/mqtt`.
-    pub fn parse(url: &str, tls: &TlsOptions) -> Result<Self, String> {
-        let parsed = url::Url::parse(url).map_err(|e| format!("bad broker URL `{url}`: {e}"))?;
+    pub fn parse(url: &str, tls: &TlsOptions) -> Result<Self, Error> {
+        let parsed =
+            url::Url::parse(url).map_err(|e| usage(format!("bad broker URL `{url}`: {e}")))?;
         let (scheme, default_port) = match parsed.scheme() {
             "mqtt" | "tcp" => (Scheme::Tcp, 1883),
             "mqtts" | "ssl" | "tls" => (Scheme::Tls, 8883),
             "ws" => (Scheme::Ws, 80),
             "wss" => (Scheme::Wss, 443),
             other => {
-                return Err(format!(
+                return Err(usage(format!(
                     "unsupported scheme `{other}` in `{url}`: use mqtt://, mqtts://, ws:// or wss://"
-                ));
+                )));
             }
         };
         let host = parsed
             .host_str()
-            .ok_or_else(|| format!("no host in `{url}`"))?
+            .ok_or_else(|| usage(format!("no host in `{url}`")))?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
@@ -132,19 +145,19 @@ impl Target {
     }
 
     /// Opens a byte stream to the broker.
-    pub async fn connect(&self) -> Result<Box<dyn Stream>, String> {
+    pub async fn connect(&self) -> Result<Box<dyn Stream>, HarnessError> {
         let tcp = TcpStream::connect((self.host.as_str(), self.port))
             .await
-            .map_err(|e| format!("cannot connect to {}: {e}", self.url))?;
+            .map_err(|e| connect(format!("cannot connect to {}: {e}", self.url)))?;
         let _ = tcp.set_nodelay(true);
         let stream: Box<dyn Stream> = match &self.tls {
             Some(config) => {
                 let name = ServerName::try_from(self.host.clone())
-                    .map_err(|e| format!("bad TLS server name `{}`: {e}", self.host))?;
+                    .map_err(|e| connect(format!("bad TLS server name `{}`: {e}", self.host)))?;
                 let tls = tokio_rustls::TlsConnector::from(config.clone())
                     .connect(name, tcp)
                     .await
-                    .map_err(|e| format!("TLS handshake with {} failed: {e}", self.url))?;
+                    .map_err(|e| connect(format!("TLS handshake with {} failed: {e}", self.url)))?;
                 Box::new(tls)
             }
             None => Box::new(tcp),
@@ -155,7 +168,7 @@ impl Target {
         }
     }
 
-    async fn websocket(&self, stream: Box<dyn Stream>) -> Result<Box<dyn Stream>, String> {
+    async fn websocket(&self, stream: Box<dyn Stream>) -> Result<Box<dyn Stream>, HarnessError> {
         let scheme = if self.scheme == Scheme::Wss {
             "wss"
         } else {
@@ -168,14 +181,16 @@ impl Target {
         };
         let mut request = format!("{scheme}://{host}:{}{}", self.port, self.path)
             .into_client_request()
-            .map_err(|e| format!("bad WebSocket URL: {e}"))?;
+            .map_err(|e| connect(format!("bad WebSocket URL: {e}")))?;
         request.headers_mut().insert(
             "Sec-WebSocket-Protocol",
-            "mqtt".parse().map_err(|_| "bad header".to_owned())?,
+            "mqtt"
+                .parse()
+                .map_err(|_| connect("bad header".to_owned()))?,
         );
         let (ws, _) = tokio_tungstenite::client_async(request, stream)
             .await
-            .map_err(|e| format!("WebSocket handshake with {} failed: {e}", self.url))?;
+            .map_err(|e| connect(format!("WebSocket handshake with {} failed: {e}", self.url)))?;
         // Bridge the message stream to a byte stream through an in-memory pipe, so the client
         // sees every transport the same way.
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
@@ -231,11 +246,11 @@ fn decode(s: &str) -> String {
         .unwrap_or_else(|| s.to_owned())
 }
 
-fn client_config(opts: &TlsOptions) -> Result<rustls::ClientConfig, String> {
+fn client_config(opts: &TlsOptions) -> Result<rustls::ClientConfig, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?;
+        .map_err(|e| usage(format!("TLS setup: {e}")))?;
     let builder = if opts.insecure {
         builder
             .dangerous()
@@ -245,9 +260,9 @@ fn client_config(opts: &TlsOptions) -> Result<rustls::ClientConfig, String> {
         match &opts.ca {
             Some(path) => {
                 for cert in read_certs(path)? {
-                    roots
-                        .add(cert)
-                        .map_err(|e| format!("bad CA certificate in {}: {e}", path.display()))?;
+                    roots.add(cert).map_err(|e| {
+                        usage(format!("bad CA certificate in {}: {e}", path.display()))
+                    })?;
                 }
             }
             None => {
@@ -264,25 +279,27 @@ fn client_config(opts: &TlsOptions) -> Result<rustls::ClientConfig, String> {
             let key = read_key(key)?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("client certificate: {e}"))
+                .map_err(|e| usage(format!("client certificate: {e}")))
         }
         (None, None) => Ok(builder.with_no_client_auth()),
-        _ => Err("--cert and --key go together".into()),
+        _ => Err(usage("--cert and --key go together".into())),
     }
 }
 
-fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn read_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let data =
+        std::fs::read(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
     rustls_pemfile::certs(&mut data.as_slice())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("bad PEM in {}: {e}", path.display()))
+        .map_err(|e| usage(format!("bad PEM in {}: {e}", path.display())))
 }
 
-fn read_key(path: &std::path::Path) -> Result<PrivateKeyDer<'static>, String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn read_key(path: &std::path::Path) -> Result<PrivateKeyDer<'static>, Error> {
+    let data =
+        std::fs::read(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
     rustls_pemfile::private_key(&mut data.as_slice())
-        .map_err(|e| format!("bad PEM in {}: {e}", path.display()))?
-        .ok_or_else(|| format!("no private key in {}", path.display()))
+        .map_err(|e| usage(format!("bad PEM in {}: {e}", path.display())))?
+        .ok_or_else(|| usage(format!("no private key in {}", path.display())))
 }
 
 /// `--insecure`: accepts any certificate, still checking handshake signatures.

@@ -164,7 +164,7 @@ async fn started(
     let port = free_port()?;
     let url = brokers::fill(&e.url, port, &run_dir, &dir);
     column.url.clone_from(&url);
-    let target = Target::parse(&url, &TlsOptions::default()).map_err(Error::Usage)?;
+    let target = Target::parse(&url, &TlsOptions::default())?;
     let mut managed = match &e.start {
         None => None,
         Some(cmd) => {

@@ -10,11 +10,12 @@ use crate::profile::{Capabilities, Profile};
 use crate::scenario::{Capability, Version};
 
 impl Discovery {
-    /// The suite's versions the broker accepted a CONNECT under.
+    /// The suite's versions the broker speaks (a refusal for another reason than the version
+    /// makes that version's scenarios fail with it, never skip).
     pub fn suite_versions(&self) -> Vec<Version> {
         Version::EVERY
             .into_iter()
-            .filter(|v| self.offers(v.protocol()))
+            .filter(|v| self.speaks(v.protocol()))
             .collect()
     }
 
@@ -24,10 +25,14 @@ impl Discovery {
         let mut p = Profile::permissive();
         p.broker = format!("broker at {} (capabilities discovered)", self.url);
         p.name = "(discovered)".into();
+        p.origin = crate::profile::Origin::Discovered;
         p.versions = self.suite_versions();
         p.capabilities = self.capabilities();
         for v in Version::EVERY {
-            if let Some(r) = self.refusal(v.protocol()) {
+            if let Some(r) = self
+                .refusal(v.protocol())
+                .filter(|_| !self.speaks(v.protocol()))
+            {
                 p.refused
                     .insert(v, format!("not offered: {}", r.describe()));
             }

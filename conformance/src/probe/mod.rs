@@ -12,6 +12,8 @@ mod features;
 mod session;
 mod versions;
 
+pub use versions::refuses_version;
+
 use std::time::Duration;
 
 use mqtt_codec::{Properties, ProtocolVersion};
@@ -112,6 +114,12 @@ impl Discovery {
         self.versions
             .iter()
             .any(|o| o.version == v && o.answer.is_ok())
+    }
+
+    /// Whether the broker speaks `v`: accepted it, or refused it for another reason than the
+    /// version (the runner then fails that version's scenarios with the refusal).
+    pub fn speaks(&self, v: ProtocolVersion) -> bool {
+        self.versions.iter().any(|o| o.version == v && o.speaks())
     }
 
     /// How `v` was refused, if it was.

@@ -43,13 +43,41 @@ pub(super) async fn offers(endpoint: &Endpoint, only: &[ProtocolVersion]) -> Vec
     out
 }
 
+/// Whether a CONNACK code refusing a CONNECT of version `v` says the version is not offered:
+/// 5.0's 0x84 Unsupported Protocol Version, or 3.1/3.1.1's 0x01 unacceptable protocol version.
+/// The one rule for the probe and the runner's health check.
+pub fn refuses_version(v: ProtocolVersion, code: u8) -> bool {
+    match v {
+        ProtocolVersion::V5_0 => code == 0x84,
+        _ => code == 0x01,
+    }
+}
+
+impl Refusal {
+    /// Whether this answer to a CONNECT of version `v` lawfully says "not offered": a refusal
+    /// naming the version ([`refuses_version`]; a 3.1.1 CONNACK 0x01 to a 5.0 CONNECT does not
+    /// decode as 5.0 and counts as a close), a close, silence or another packet. Any other
+    /// refusal (credentials, a redirection, a server error) comes from a broker that speaks
+    /// the version.
+    pub fn not_offered(&self, v: ProtocolVersion) -> bool {
+        match self {
+            Self::Code(c) => refuses_version(v, *c),
+            Self::Closed(_) | Self::Silent(_) | Self::Other(_) => true,
+            Self::Unreachable(_) | Self::NotTried => false,
+        }
+    }
+}
+
 impl VersionOffer {
-    /// Whether the broker speaks this version: it accepted the CONNECT, refused only the
-    /// credentials, or sent the client to another server.
+    /// Whether the broker speaks this version: it accepted the CONNECT, or refused it for a
+    /// reason other than the version (see [`Refusal::not_offered`]).
     pub fn speaks(&self) -> bool {
         match &self.answer {
             Ok(_) => true,
-            Err(r) => r.bad_credentials() || *r == Refusal::Code(0x9C) || *r == Refusal::Code(0x9D),
+            Err(r) => {
+                !r.not_offered(self.version)
+                    && !matches!(r, Refusal::Unreachable(_) | Refusal::NotTried)
+            }
         }
     }
 

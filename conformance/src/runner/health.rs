@@ -249,7 +249,7 @@ fn connack(
                 "the broker refused a MQTT {v} CONNECT with CONNACK {}",
                 a.code
             ),
-            unsupported: (v.is_v5() && a.code.0 == 0x84) || (!v.is_v5() && a.code.0 == 0x01),
+            unsupported: crate::probe::refuses_version(v.protocol(), a.code.0),
         }),
         // A 3.1.1-only broker answers a 5.0 CONNECT with its own CONNACK 0x01, which does not
         // decode as 5.0.

@@ -95,26 +95,27 @@ async fn run_job(cx: Arc<Context>, job: Job) -> ((usize, Version), Attempt) {
             when: DownWhen::Before,
             suspects,
         })),
-        None => bounded(&cx, l, &job, &name).await,
+        None => {
+            // Running until its cleanup is done: a death the cleanup's reconnection causes is
+            // still this scenario's doing.
+            cx.state.begin(&name);
+            let exec = bounded(&cx, l, &job).await;
+            let exec = settle(&cx, &job, &name, exec).await;
+            cx.state.end(&name);
+            exec
+        }
     };
-    let exec = settle(&cx, &job, &name, exec).await;
     cx.progress.inc(1);
     ((job.idx, job.version), (exec, start.elapsed()))
 }
 
 /// Executes the scenario within its overall limit.
-async fn bounded(
-    cx: &Context,
-    l: &Loaded,
-    job: &Job,
-    name: &Suspect,
-) -> Result<Execution, HarnessError> {
-    cx.state.begin(name);
+async fn bounded(cx: &Context, l: &Loaded, job: &Job) -> Result<Execution, HarnessError> {
     let limit = overall_limit(&l.scenario, &cx.settings);
     let run = exec::execute(&l.scenario, job.version, &job.tag, &cx.settings);
-    let r = tokio::time::timeout(limit, run).await;
-    cx.state.end(name);
-    r.map_err(|_| HarnessError::Hung(limit))
+    tokio::time::timeout(limit, run)
+        .await
+        .map_err(|_| HarnessError::Hung(limit))
 }
 
 /// After a run: a suspect result asks whether the broker is alive; a live broker is cleaned
