@@ -48,8 +48,9 @@ pub(crate) struct Session {
     pub(crate) expires_at: Option<Instant>,
     /// The largest outbound window any connection of this session had (for invariants).
     pub(crate) window_cap: u16,
-    /// The user name the session was created by: with a password file, only that user may
-    /// resume or take it over; its ACL rules decide what the session receives.
+    /// The verified user (by the password file or a TLS client certificate) the session was
+    /// created by, if any: only that user may resume or take it over, and a session of
+    /// nobody only a client of nobody; its ACL rules decide what the session receives.
     pub(crate) owner: Option<Box<str>>,
 }
 
