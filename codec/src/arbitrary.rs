@@ -14,7 +14,7 @@ use crate::packet::{
     Auth, ConnAck, Connect, Disconnect, Packet, PubAck, PubComp, PubRec, PubRel, Publish, QoS,
     SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Will,
 };
-use crate::properties::{Properties, Property};
+use crate::properties::{Properties, Property, PropertyId};
 use crate::reason::ReasonCode;
 use crate::version::ProtocolVersion;
 
@@ -98,39 +98,55 @@ fn option<'a, T>(
     })
 }
 
-impl<'a> Arbitrary<'a> for Property {
-    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0..=26u8)? {
-            0 => Self::PayloadFormatIndicator(flag(u)?),
-            1 => Self::MessageExpiryInterval(u32::arbitrary(u)?),
-            2 => Self::ContentType(string(u)?),
-            3 => Self::ResponseTopic(string(u)?),
-            4 => Self::CorrelationData(bytes(u)?),
-            5 => Self::SubscriptionIdentifier(u32::arbitrary(u)?),
-            6 => Self::SessionExpiryInterval(u32::arbitrary(u)?),
-            7 => Self::AssignedClientIdentifier(string(u)?),
-            8 => Self::ServerKeepAlive(u16::arbitrary(u)?),
-            9 => Self::AuthenticationMethod(string(u)?),
-            10 => Self::AuthenticationData(bytes(u)?),
-            11 => Self::RequestProblemInformation(flag(u)?),
-            12 => Self::WillDelayInterval(u32::arbitrary(u)?),
-            13 => Self::RequestResponseInformation(flag(u)?),
-            14 => Self::ResponseInformation(string(u)?),
-            15 => Self::ServerReference(string(u)?),
-            16 => Self::ReasonString(string(u)?),
-            17 => Self::ReceiveMaximum(u16::arbitrary(u)?),
-            18 => Self::TopicAliasMaximum(u16::arbitrary(u)?),
-            19 => Self::TopicAlias(u16::arbitrary(u)?),
-            20 => Self::MaximumQoS(flag(u)?),
-            21 => Self::RetainAvailable(flag(u)?),
-            22 => Self::UserProperty(string(u)?, string(u)?),
-            23 => Self::MaximumPacketSize(u32::arbitrary(u)?),
-            24 => Self::WildcardSubscriptionAvailable(flag(u)?),
-            25 => Self::SubscriptionIdentifierAvailable(flag(u)?),
-            _ => Self::SharedSubscriptionAvailable(flag(u)?),
-        })
-    }
+/// One field of a value of wire type `$ty`: flags mostly 0 or 1, the rest any value.
+macro_rules! arbitrary_field {
+    ($u:ident, Byte) => {
+        flag($u)?
+    };
+    ($u:ident, TwoByte) => {
+        u16::arbitrary($u)?
+    };
+    ($u:ident, FourByte) => {
+        u32::arbitrary($u)?
+    };
+    ($u:ident, VarInt) => {
+        u32::arbitrary($u)?
+    };
+    ($u:ident, String) => {
+        string($u)?
+    };
+    ($u:ident, Binary) => {
+        bytes($u)?
+    };
+    ($u:ident, Pair) => {
+        string($u)?
+    };
 }
+
+/// `Arbitrary` for `Property` from the property table: a known identifier, then its value.
+macro_rules! arbitrary_property {
+    (single { $($single:tt)* } list { $($list:tt)* }) => {
+        arbitrary_property!(@rows $($single)* $($list)*);
+    };
+    (@rows $($(#[$doc:meta])* $variant:ident($($field:ident),+) = $id:literal, $cid:ident,
+        $key:ident, $name:literal, $ty:ident, $rule:ident, [$($ctx:ident),*];)*) => {
+        impl<'a> Arbitrary<'a> for Property {
+            fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+                let id = *u.choose(PropertyId::ALL)?;
+                Ok(match id {
+                    $(PropertyId::$cid => {
+                        $(let $field = arbitrary_field!(u, $ty);)+
+                        Self::$variant($($field),+)
+                    })*
+                    // PropertyId::ALL holds only the table's identifiers.
+                    _ => return Err(arbitrary::Error::IncorrectFormat),
+                })
+            }
+        }
+    };
+}
+
+crate::for_each_property!(arbitrary_property);
 
 impl<'a> Arbitrary<'a> for Properties {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {

@@ -185,67 +185,193 @@ pub(crate) enum ValueType {
     Pair,
 }
 
-macro_rules! properties {
-    ($($name:ident = $id:literal, $text:literal, $ty:ident, [$($ctx:ident),*];)*) => {
+/// The rule a property's value must follow beyond its wire type; checked in one place
+/// (`properties::check_number` and `check_text`) for validation and decoding alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ValueRule {
+    /// Any value of the type.
+    Any,
+    /// 0 or 1: a one-byte property above 1 is a Protocol Error (5.0 3.1.2.11.6, 3.1.2.11.7,
+    /// 3.2.2.3.4 (Maximum QoS), 3.2.2.3.5, 3.2.2.3.11 to 3.2.2.3.13, 3.3.2.3.2).
+    Flag,
+    /// Not 0: Receive Maximum (3.1.2.11.3, 3.2.2.3.3), Maximum Packet Size (3.1.2.11.4,
+    /// 3.2.2.3.6), Topic Alias (MQTT-3.3.2-8), Subscription Identifier (3.8.2.1.2).
+    NonZero,
+    /// A Topic Name, without wildcards: the Response Topic (MQTT-3.3.2-14).
+    TopicName,
+}
+
+/// What the codec knows of one property identifier, from [`for_each_property!`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PropertySpec {
+    pub(crate) name: &'static str,
+    pub(crate) ty: ValueType,
+    pub(crate) rule: ValueRule,
+    /// One [`PropertyContext::bit`] per context the property is allowed in.
+    pub(crate) contexts: u16,
+}
+
+/// Calls `$callback!` with the table of MQTT 5.0 properties (5.0 2.2.2.2, table 2-4): the one
+/// place each property is spelled out. The codec generates from it the identifiers
+/// ([`PropertyId`]), their names, wire types, value rules and contexts, the `Property` enum,
+/// its encoding and decoding, and the getters of `Properties`; the conformance crate its
+/// scenario property keys.
+///
+/// A row is `Variant(fields) = id, CONSTANT, key, "Spec Name", type, rule, [contexts];`:
+/// `key` is the snake-case name (a `Properties` getter, a scenario key), `type` a wire type
+/// (`Byte`, `TwoByte`, `FourByte`, `VarInt`, `String`, `Binary`, `Pair`), `rule` one of
+/// `Any`, `Flag`, `NonZero`, `TopicName`, and the contexts are `PropertyContext` variants.
+/// The `single` group holds the properties read through a getter (the first one present);
+/// the `list` group those a packet may carry several of, read as lists.
+#[macro_export]
+macro_rules! for_each_property {
+    ($callback:ident) => {
+        $callback! {
+            single {
+                /// 0x01: 0 unspecified bytes, 1 UTF-8 payload.
+                PayloadFormatIndicator(value) = 0x01, PAYLOAD_FORMAT_INDICATOR,
+                    payload_format_indicator, "Payload Format Indicator", Byte, Flag,
+                    [Publish, Will];
+                /// 0x02: lifetime of the message in seconds.
+                MessageExpiryInterval(value) = 0x02, MESSAGE_EXPIRY_INTERVAL,
+                    message_expiry_interval, "Message Expiry Interval", FourByte, Any,
+                    [Publish, Will];
+                /// 0x03: MIME-like content type of the payload.
+                ContentType(value) = 0x03, CONTENT_TYPE, content_type, "Content Type", String,
+                    Any, [Publish, Will];
+                /// 0x08: topic for a response.
+                ResponseTopic(value) = 0x08, RESPONSE_TOPIC, response_topic, "Response Topic",
+                    String, TopicName, [Publish, Will];
+                /// 0x09: data correlating a response with its request.
+                CorrelationData(value) = 0x09, CORRELATION_DATA, correlation_data,
+                    "Correlation Data", Binary, Any, [Publish, Will];
+                /// 0x11: session lifetime in seconds after the connection closes.
+                SessionExpiryInterval(value) = 0x11, SESSION_EXPIRY_INTERVAL,
+                    session_expiry_interval, "Session Expiry Interval", FourByte, Any,
+                    [Connect, ConnAck, Disconnect];
+                /// 0x12: client identifier the server assigned.
+                AssignedClientIdentifier(value) = 0x12, ASSIGNED_CLIENT_IDENTIFIER,
+                    assigned_client_identifier, "Assigned Client Identifier", String, Any,
+                    [ConnAck];
+                /// 0x13: keep alive the server imposes.
+                ServerKeepAlive(value) = 0x13, SERVER_KEEP_ALIVE, server_keep_alive,
+                    "Server Keep Alive", TwoByte, Any, [ConnAck];
+                /// 0x15: name of the enhanced authentication method.
+                AuthenticationMethod(value) = 0x15, AUTHENTICATION_METHOD,
+                    authentication_method, "Authentication Method", String, Any,
+                    [Connect, ConnAck, Auth];
+                /// 0x16: authentication method data.
+                AuthenticationData(value) = 0x16, AUTHENTICATION_DATA, authentication_data,
+                    "Authentication Data", Binary, Any, [Connect, ConnAck, Auth];
+                /// 0x17: whether reason strings and user properties may be sent on failures.
+                RequestProblemInformation(value) = 0x17, REQUEST_PROBLEM_INFORMATION,
+                    request_problem_information, "Request Problem Information", Byte, Flag,
+                    [Connect];
+                /// 0x18: delay in seconds before the will is published.
+                WillDelayInterval(value) = 0x18, WILL_DELAY_INTERVAL, will_delay_interval,
+                    "Will Delay Interval", FourByte, Any, [Will];
+                /// 0x19: whether the client asks for Response Information.
+                RequestResponseInformation(value) = 0x19, REQUEST_RESPONSE_INFORMATION,
+                    request_response_information, "Request Response Information", Byte, Flag,
+                    [Connect];
+                /// 0x1A: basis for response topics.
+                ResponseInformation(value) = 0x1A, RESPONSE_INFORMATION, response_information,
+                    "Response Information", String, Any, [ConnAck];
+                /// 0x1C: another server to use.
+                ServerReference(value) = 0x1C, SERVER_REFERENCE, server_reference,
+                    "Server Reference", String, Any, [ConnAck, Disconnect];
+                /// 0x1F: human-readable diagnostic.
+                ReasonString(value) = 0x1F, REASON_STRING, reason_string, "Reason String",
+                    String, Any, [ConnAck, Ack, SubAck, UnsubAck, Disconnect, Auth];
+                /// 0x21: how many QoS 1/2 publications the sender will process at once.
+                ReceiveMaximum(value) = 0x21, RECEIVE_MAXIMUM, receive_maximum,
+                    "Receive Maximum", TwoByte, NonZero, [Connect, ConnAck];
+                /// 0x22: highest topic alias the sender accepts.
+                TopicAliasMaximum(value) = 0x22, TOPIC_ALIAS_MAXIMUM, topic_alias_maximum,
+                    "Topic Alias Maximum", TwoByte, Any, [Connect, ConnAck];
+                /// 0x23: alias standing for a topic name.
+                TopicAlias(value) = 0x23, TOPIC_ALIAS, topic_alias, "Topic Alias", TwoByte,
+                    NonZero, [Publish];
+                /// 0x24: highest QoS the server supports (0 or 1; absent means 2).
+                MaximumQoS(value) = 0x24, MAXIMUM_QOS, maximum_qos, "Maximum QoS", Byte, Flag,
+                    [ConnAck];
+                /// 0x25: whether retained messages are supported.
+                RetainAvailable(value) = 0x25, RETAIN_AVAILABLE, retain_available,
+                    "Retain Available", Byte, Flag, [ConnAck];
+                /// 0x27: largest packet the sender will accept.
+                MaximumPacketSize(value) = 0x27, MAXIMUM_PACKET_SIZE, maximum_packet_size,
+                    "Maximum Packet Size", FourByte, NonZero, [Connect, ConnAck];
+                /// 0x28: whether wildcard subscriptions are supported.
+                WildcardSubscriptionAvailable(value) = 0x28, WILDCARD_SUBSCRIPTION_AVAILABLE,
+                    wildcard_subscription_available, "Wildcard Subscription Available", Byte,
+                    Flag, [ConnAck];
+                /// 0x29: whether subscription identifiers are supported.
+                SubscriptionIdentifierAvailable(value) = 0x29,
+                    SUBSCRIPTION_IDENTIFIER_AVAILABLE, subscription_identifier_available,
+                    "Subscription Identifier Available", Byte, Flag, [ConnAck];
+                /// 0x2A: whether shared subscriptions are supported.
+                SharedSubscriptionAvailable(value) = 0x2A, SHARED_SUBSCRIPTION_AVAILABLE,
+                    shared_subscription_available, "Shared Subscription Available", Byte, Flag,
+                    [ConnAck];
+            }
+            list {
+                /// 0x0B: identifier of a subscription (1 to 268,435,455); a forwarded PUBLISH
+                /// may carry several.
+                SubscriptionIdentifier(value) = 0x0B, SUBSCRIPTION_IDENTIFIER,
+                    subscription_identifiers, "Subscription Identifier", VarInt, NonZero,
+                    [Publish, Subscribe];
+                /// 0x26: an application-defined name/value pair.
+                UserProperty(name, value) = 0x26, USER_PROPERTY, user_properties,
+                    "User Property", Pair, Any,
+                    [Connect, ConnAck, Publish, Will, Ack, Subscribe, SubAck, Unsubscribe,
+                     UnsubAck, Disconnect, Auth];
+            }
+        }
+    };
+}
+
+/// Generates the identifier constants, [`PropertyId::name`], [`PropertyId::ALL`] and the
+/// [`TABLE`] from [`for_each_property!`].
+macro_rules! property_ids {
+    (single { $($single:tt)* } list { $($list:tt)* }) => {
+        property_ids!(@rows $($single)* $($list)*);
+    };
+    (@rows $($(#[$doc:meta])* $variant:ident($($field:ident),+) = $id:literal, $cid:ident,
+        $key:ident, $name:literal, $ty:ident, $rule:ident, [$($ctx:ident),*];)*) => {
         impl PropertyId {
             $(
-                #[doc = concat!("`", stringify!($id), "` ", $text, ".")]
-                pub const $name: Self = Self($id);
+                #[doc = concat!("`", stringify!($id), "` ", $name, ".")]
+                pub const $cid: Self = Self($id);
             )*
+
+            /// Every known property identifier, in the table's order.
+            pub const ALL: &[Self] = &[$(Self::$cid),*];
 
             /// The spec's name for the property.
             pub fn name(self) -> Option<&'static str> {
                 match self.0 {
-                    $($id => Some($text),)*
+                    $($id => Some($name),)*
                     _ => None,
                 }
             }
-
         }
 
-        /// Value type and allowed contexts per identifier, indexed by identifier: one load
-        /// answers both questions while validating. Every known identifier is below 64.
-        pub(crate) const TABLE: [(Option<ValueType>, u16); 64] = {
-            let mut table = [(None, 0); 64];
-            $(table[$id] = (Some(ValueType::$ty), 0 $(| PropertyContext::$ctx.bit())*);)*
+        /// The spec of each identifier, indexed by identifier: one load answers every
+        /// question validation asks. Every known identifier is below 64.
+        pub(crate) const TABLE: [Option<PropertySpec>; 64] = {
+            let mut table = [None; 64];
+            $(table[$id] = Some(PropertySpec {
+                name: $name,
+                ty: ValueType::$ty,
+                rule: ValueRule::$rule,
+                contexts: 0 $(| PropertyContext::$ctx.bit())*,
+            });)*
             table
         };
     };
 }
 
-properties! {
-    PAYLOAD_FORMAT_INDICATOR = 0x01, "Payload Format Indicator", Byte, [Publish, Will];
-    MESSAGE_EXPIRY_INTERVAL = 0x02, "Message Expiry Interval", FourByte, [Publish, Will];
-    CONTENT_TYPE = 0x03, "Content Type", String, [Publish, Will];
-    RESPONSE_TOPIC = 0x08, "Response Topic", String, [Publish, Will];
-    CORRELATION_DATA = 0x09, "Correlation Data", Binary, [Publish, Will];
-    SUBSCRIPTION_IDENTIFIER = 0x0B, "Subscription Identifier", VarInt, [Publish, Subscribe];
-    SESSION_EXPIRY_INTERVAL = 0x11, "Session Expiry Interval", FourByte, [Connect, ConnAck, Disconnect];
-    ASSIGNED_CLIENT_IDENTIFIER = 0x12, "Assigned Client Identifier", String, [ConnAck];
-    SERVER_KEEP_ALIVE = 0x13, "Server Keep Alive", TwoByte, [ConnAck];
-    AUTHENTICATION_METHOD = 0x15, "Authentication Method", String, [Connect, ConnAck, Auth];
-    AUTHENTICATION_DATA = 0x16, "Authentication Data", Binary, [Connect, ConnAck, Auth];
-    REQUEST_PROBLEM_INFORMATION = 0x17, "Request Problem Information", Byte, [Connect];
-    WILL_DELAY_INTERVAL = 0x18, "Will Delay Interval", FourByte, [Will];
-    REQUEST_RESPONSE_INFORMATION = 0x19, "Request Response Information", Byte, [Connect];
-    RESPONSE_INFORMATION = 0x1A, "Response Information", String, [ConnAck];
-    SERVER_REFERENCE = 0x1C, "Server Reference", String, [ConnAck, Disconnect];
-    REASON_STRING = 0x1F, "Reason String", String,
-        [ConnAck, Ack, SubAck, UnsubAck, Disconnect, Auth];
-    RECEIVE_MAXIMUM = 0x21, "Receive Maximum", TwoByte, [Connect, ConnAck];
-    TOPIC_ALIAS_MAXIMUM = 0x22, "Topic Alias Maximum", TwoByte, [Connect, ConnAck];
-    TOPIC_ALIAS = 0x23, "Topic Alias", TwoByte, [Publish];
-    MAXIMUM_QOS = 0x24, "Maximum QoS", Byte, [ConnAck];
-    RETAIN_AVAILABLE = 0x25, "Retain Available", Byte, [ConnAck];
-    USER_PROPERTY = 0x26, "User Property", Pair,
-        [Connect, ConnAck, Publish, Will, Ack, Subscribe, SubAck, Unsubscribe, UnsubAck,
-         Disconnect, Auth];
-    MAXIMUM_PACKET_SIZE = 0x27, "Maximum Packet Size", FourByte, [Connect, ConnAck];
-    WILDCARD_SUBSCRIPTION_AVAILABLE = 0x28, "Wildcard Subscription Available", Byte, [ConnAck];
-    SUBSCRIPTION_IDENTIFIER_AVAILABLE = 0x29, "Subscription Identifier Available", Byte,
-        [ConnAck];
-    SHARED_SUBSCRIPTION_AVAILABLE = 0x2A, "Shared Subscription Available", Byte, [ConnAck];
-}
+for_each_property!(property_ids);
 
 impl PropertyId {
     /// Whether the property is allowed in `context`.
@@ -255,7 +381,11 @@ impl PropertyId {
 
     #[inline]
     fn contexts(self) -> u16 {
-        TABLE.get(usize::from(self.0)).map_or(0, |entry| entry.1)
+        TABLE
+            .get(usize::from(self.0))
+            .copied()
+            .flatten()
+            .map_or(0, |spec| spec.contexts)
     }
 }
 

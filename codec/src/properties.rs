@@ -12,183 +12,200 @@ use bytestring::ByteString;
 
 use crate::error::Error;
 pub use crate::ids::{PropertyContext, PropertyId};
-use crate::ids::{TABLE, ValueType};
+use crate::ids::{PropertySpec, TABLE, ValueRule, ValueType};
 use crate::primitives::{Cursor, Reader, binary_len, put_binary, validate_str};
 use crate::varint;
 
-/// One property with its value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Property {
-    /// 0x01: 0 unspecified bytes, 1 UTF-8 payload.
-    PayloadFormatIndicator(u8),
-    /// 0x02: lifetime of the message in seconds.
-    MessageExpiryInterval(u32),
-    /// 0x03: MIME-like content type of the payload.
-    ContentType(ByteString),
-    /// 0x08: topic for a response.
-    ResponseTopic(ByteString),
-    /// 0x09: data correlating a response with its request.
-    CorrelationData(Bytes),
-    /// 0x0B: identifier of a subscription (1 to 268,435,455).
-    SubscriptionIdentifier(u32),
-    /// 0x11: session lifetime in seconds after the connection closes.
-    SessionExpiryInterval(u32),
-    /// 0x12: client identifier the server assigned.
-    AssignedClientIdentifier(ByteString),
-    /// 0x13: keep alive the server imposes.
-    ServerKeepAlive(u16),
-    /// 0x15: name of the enhanced authentication method.
-    AuthenticationMethod(ByteString),
-    /// 0x16: authentication method data.
-    AuthenticationData(Bytes),
-    /// 0x17: whether reason strings and user properties may be sent on failures.
-    RequestProblemInformation(u8),
-    /// 0x18: delay in seconds before the will is published.
-    WillDelayInterval(u32),
-    /// 0x19: whether the client asks for Response Information.
-    RequestResponseInformation(u8),
-    /// 0x1A: basis for response topics.
-    ResponseInformation(ByteString),
-    /// 0x1C: another server to use.
-    ServerReference(ByteString),
-    /// 0x1F: human-readable diagnostic.
-    ReasonString(ByteString),
-    /// 0x21: how many QoS 1/2 publications the sender will process at once.
-    ReceiveMaximum(u16),
-    /// 0x22: highest topic alias the sender accepts.
-    TopicAliasMaximum(u16),
-    /// 0x23: alias standing for a topic name.
-    TopicAlias(u16),
-    /// 0x24: highest QoS the server supports (0 or 1; absent means 2).
-    MaximumQoS(u8),
-    /// 0x25: whether retained messages are supported.
-    RetainAvailable(u8),
-    /// 0x26: an application-defined name/value pair.
-    UserProperty(ByteString, ByteString),
-    /// 0x27: largest packet the sender will accept.
-    MaximumPacketSize(u32),
-    /// 0x28: whether wildcard subscriptions are supported.
-    WildcardSubscriptionAvailable(u8),
-    /// 0x29: whether subscription identifiers are supported.
-    SubscriptionIdentifierAvailable(u8),
-    /// 0x2A: whether shared subscriptions are supported.
-    SharedSubscriptionAvailable(u8),
+/// The Rust type of one field of a value of wire type `$ty` (the field's name, if given, only
+/// drives the repetition: a pair has two fields).
+macro_rules! value_type {
+    (Byte $($field:ident)?) => {
+        u8
+    };
+    (TwoByte $($field:ident)?) => {
+        u16
+    };
+    (FourByte $($field:ident)?) => {
+        u32
+    };
+    (VarInt $($field:ident)?) => {
+        u32
+    };
+    (String $($field:ident)?) => {
+        ByteString
+    };
+    (Binary $($field:ident)?) => {
+        Bytes
+    };
+    (Pair $($field:ident)?) => {
+        ByteString
+    };
 }
 
-impl Property {
-    /// The property's identifier.
-    pub fn id(&self) -> PropertyId {
-        match self {
-            Self::PayloadFormatIndicator(_) => PropertyId::PAYLOAD_FORMAT_INDICATOR,
-            Self::MessageExpiryInterval(_) => PropertyId::MESSAGE_EXPIRY_INTERVAL,
-            Self::ContentType(_) => PropertyId::CONTENT_TYPE,
-            Self::ResponseTopic(_) => PropertyId::RESPONSE_TOPIC,
-            Self::CorrelationData(_) => PropertyId::CORRELATION_DATA,
-            Self::SubscriptionIdentifier(_) => PropertyId::SUBSCRIPTION_IDENTIFIER,
-            Self::SessionExpiryInterval(_) => PropertyId::SESSION_EXPIRY_INTERVAL,
-            Self::AssignedClientIdentifier(_) => PropertyId::ASSIGNED_CLIENT_IDENTIFIER,
-            Self::ServerKeepAlive(_) => PropertyId::SERVER_KEEP_ALIVE,
-            Self::AuthenticationMethod(_) => PropertyId::AUTHENTICATION_METHOD,
-            Self::AuthenticationData(_) => PropertyId::AUTHENTICATION_DATA,
-            Self::RequestProblemInformation(_) => PropertyId::REQUEST_PROBLEM_INFORMATION,
-            Self::WillDelayInterval(_) => PropertyId::WILL_DELAY_INTERVAL,
-            Self::RequestResponseInformation(_) => PropertyId::REQUEST_RESPONSE_INFORMATION,
-            Self::ResponseInformation(_) => PropertyId::RESPONSE_INFORMATION,
-            Self::ServerReference(_) => PropertyId::SERVER_REFERENCE,
-            Self::ReasonString(_) => PropertyId::REASON_STRING,
-            Self::ReceiveMaximum(_) => PropertyId::RECEIVE_MAXIMUM,
-            Self::TopicAliasMaximum(_) => PropertyId::TOPIC_ALIAS_MAXIMUM,
-            Self::TopicAlias(_) => PropertyId::TOPIC_ALIAS,
-            Self::MaximumQoS(_) => PropertyId::MAXIMUM_QOS,
-            Self::RetainAvailable(_) => PropertyId::RETAIN_AVAILABLE,
-            Self::UserProperty(..) => PropertyId::USER_PROPERTY,
-            Self::MaximumPacketSize(_) => PropertyId::MAXIMUM_PACKET_SIZE,
-            Self::WildcardSubscriptionAvailable(_) => PropertyId::WILDCARD_SUBSCRIPTION_AVAILABLE,
-            Self::SubscriptionIdentifierAvailable(_) => {
-                PropertyId::SUBSCRIPTION_IDENTIFIER_AVAILABLE
-            }
-            Self::SharedSubscriptionAvailable(_) => PropertyId::SHARED_SUBSCRIPTION_AVAILABLE,
-        }
-    }
+/// The encoded size of a value (without the identifier).
+macro_rules! value_len {
+    // A fixed size: the value is not needed (`let _` marks it used).
+    (Byte; $v:ident) => {{
+        let _ = $v;
+        1
+    }};
+    (TwoByte; $v:ident) => {{
+        let _ = $v;
+        2
+    }};
+    (FourByte; $v:ident) => {{
+        let _ = $v;
+        4
+    }};
+    (VarInt; $v:ident) => {
+        varint::len(*$v)
+    };
+    (String; $v:ident) => {
+        binary_len($v.as_bytes())
+    };
+    (Binary; $v:ident) => {
+        binary_len($v)
+    };
+    (Pair; $k:ident, $v:ident) => {
+        binary_len($k.as_bytes()) + binary_len($v.as_bytes())
+    };
+}
 
-    fn value_len(&self) -> usize {
-        match self {
-            Self::PayloadFormatIndicator(_)
-            | Self::RequestProblemInformation(_)
-            | Self::RequestResponseInformation(_)
-            | Self::MaximumQoS(_)
-            | Self::RetainAvailable(_)
-            | Self::WildcardSubscriptionAvailable(_)
-            | Self::SubscriptionIdentifierAvailable(_)
-            | Self::SharedSubscriptionAvailable(_) => 1,
-            Self::ServerKeepAlive(_)
-            | Self::ReceiveMaximum(_)
-            | Self::TopicAliasMaximum(_)
-            | Self::TopicAlias(_) => 2,
-            Self::MessageExpiryInterval(_)
-            | Self::SessionExpiryInterval(_)
-            | Self::WillDelayInterval(_)
-            | Self::MaximumPacketSize(_) => 4,
-            Self::SubscriptionIdentifier(v) => varint::len(*v),
-            Self::ContentType(s)
-            | Self::ResponseTopic(s)
-            | Self::AssignedClientIdentifier(s)
-            | Self::AuthenticationMethod(s)
-            | Self::ResponseInformation(s)
-            | Self::ServerReference(s)
-            | Self::ReasonString(s) => binary_len(s.as_bytes()),
-            Self::CorrelationData(b) | Self::AuthenticationData(b) => binary_len(b),
-            Self::UserProperty(k, v) => binary_len(k.as_bytes()) + binary_len(v.as_bytes()),
+/// Writes a value (after the identifier). Nothing is checked but what cannot be encoded at
+/// all: a test may build a value the spec forbids.
+macro_rules! put_value {
+    ($buf:ident, $id:expr, Byte; $v:ident) => {
+        $buf.put_u8(*$v)
+    };
+    ($buf:ident, $id:expr, TwoByte; $v:ident) => {
+        $buf.put_u16(*$v)
+    };
+    ($buf:ident, $id:expr, FourByte; $v:ident) => {
+        $buf.put_u32(*$v)
+    };
+    ($buf:ident, $id:expr, VarInt; $v:ident) => {
+        if *$v > varint::MAX_VARINT {
+            return Err(Error::PropertyOutOfRange {
+                property: $id,
+                value: *$v,
+            });
+        } else {
+            varint::write($buf, *$v)
         }
-    }
+    };
+    ($buf:ident, $id:expr, String; $v:ident) => {
+        put_binary($buf, $v.as_bytes(), "property string")?
+    };
+    ($buf:ident, $id:expr, Binary; $v:ident) => {
+        put_binary($buf, $v, "property binary data")?
+    };
+    ($buf:ident, $id:expr, Pair; $k:ident, $v:ident) => {{
+        put_binary($buf, $k.as_bytes(), "user property name")?;
+        put_binary($buf, $v.as_bytes(), "user property value")?;
+    }};
+}
 
-    fn encode(&self, buf: &mut impl BufMut) -> Result<(), Error> {
-        buf.put_u8(self.id().0);
-        match self {
-            Self::PayloadFormatIndicator(v)
-            | Self::RequestProblemInformation(v)
-            | Self::RequestResponseInformation(v)
-            | Self::MaximumQoS(v)
-            | Self::RetainAvailable(v)
-            | Self::WildcardSubscriptionAvailable(v)
-            | Self::SubscriptionIdentifierAvailable(v)
-            | Self::SharedSubscriptionAvailable(v) => buf.put_u8(*v),
-            Self::ServerKeepAlive(v)
-            | Self::ReceiveMaximum(v)
-            | Self::TopicAliasMaximum(v)
-            | Self::TopicAlias(v) => buf.put_u16(*v),
-            Self::MessageExpiryInterval(v)
-            | Self::SessionExpiryInterval(v)
-            | Self::WillDelayInterval(v)
-            | Self::MaximumPacketSize(v) => buf.put_u32(*v),
-            Self::SubscriptionIdentifier(v) => {
-                if *v > varint::MAX_VARINT {
-                    return Err(Error::PropertyOutOfRange {
-                        property: PropertyId::SUBSCRIPTION_IDENTIFIER,
-                        value: *v,
-                    });
+/// Reads a value into the variables named, checking it by the property's rule (the same
+/// check [`validate`] makes, see [`check_number`] and [`check_text`]).
+macro_rules! read_value {
+    ($r:ident, $id:expr, $name:literal, Byte, $rule:ident; $v:ident) => {
+        let $v = $r.u8(FIELD)?;
+        check_number($id, ValueRule::$rule, u32::from($v))?;
+    };
+    ($r:ident, $id:expr, $name:literal, TwoByte, $rule:ident; $v:ident) => {
+        let $v = $r.u16(FIELD)?;
+        check_number($id, ValueRule::$rule, u32::from($v))?;
+    };
+    ($r:ident, $id:expr, $name:literal, FourByte, $rule:ident; $v:ident) => {
+        let $v = $r.u32(FIELD)?;
+        check_number($id, ValueRule::$rule, $v)?;
+    };
+    ($r:ident, $id:expr, $name:literal, VarInt, $rule:ident; $v:ident) => {
+        let $v = $r.varint($name)?;
+        check_number($id, ValueRule::$rule, $v)?;
+    };
+    ($r:ident, $id:expr, $name:literal, String, $rule:ident; $v:ident) => {
+        let $v = $r.string($name)?;
+        check_text(ValueRule::$rule, $v.as_bytes())?;
+    };
+    ($r:ident, $id:expr, $name:literal, Binary, $rule:ident; $v:ident) => {
+        let $v = $r.binary($name)?;
+    };
+    ($r:ident, $id:expr, $name:literal, Pair, $rule:ident; $k:ident, $v:ident) => {
+        let $k = $r.string(PAIR_NAME)?;
+        let $v = $r.string(PAIR_VALUE)?;
+    };
+}
+
+/// Generates [`Property`], its encoding and decoding, and the getters of [`Properties`] from
+/// the property table ([`for_each_property!`](crate::for_each_property)).
+macro_rules! property_values {
+    (single { $($single:tt)* } list { $($list:tt)* }) => {
+        property_values!(@values $($single)* $($list)*);
+        property_values!(@getters $($single)*);
+    };
+    (@values $($(#[$doc:meta])* $variant:ident($($field:ident),+) = $id:literal, $cid:ident,
+        $key:ident, $name:literal, $ty:ident, $rule:ident, [$($ctx:ident),*];)*) => {
+        /// One property with its value.
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum Property {
+            $($(#[$doc])* $variant($(value_type!($ty $field)),+),)*
+        }
+
+        impl Property {
+            /// The property's identifier.
+            pub fn id(&self) -> PropertyId {
+                match self {
+                    $(Self::$variant(..) => PropertyId::$cid,)*
                 }
-                varint::write(buf, *v);
             }
-            Self::ContentType(s)
-            | Self::ResponseTopic(s)
-            | Self::AssignedClientIdentifier(s)
-            | Self::AuthenticationMethod(s)
-            | Self::ResponseInformation(s)
-            | Self::ServerReference(s)
-            | Self::ReasonString(s) => put_binary(buf, s.as_bytes(), "property string")?,
-            Self::CorrelationData(b) | Self::AuthenticationData(b) => {
-                put_binary(buf, b, "property binary data")?;
+
+            fn value_len(&self) -> usize {
+                match self {
+                    $(Self::$variant($($field),+) => value_len!($ty; $($field),+),)*
+                }
             }
-            Self::UserProperty(k, v) => {
-                put_binary(buf, k.as_bytes(), "user property name")?;
-                put_binary(buf, v.as_bytes(), "user property value")?;
+
+            fn encode(&self, buf: &mut impl BufMut) -> Result<(), Error> {
+                buf.put_u8(self.id().0);
+                match self {
+                    $(Self::$variant($($field),+) => {
+                        put_value!(buf, PropertyId::$cid, $ty; $($field),+)
+                    })*
+                }
+                Ok(())
             }
         }
-        Ok(())
-    }
+
+        /// Reads the value of property `id` (its identifier already read).
+        fn decode_value(r: &mut Reader, id: PropertyId) -> Result<Property, Error> {
+            match id {
+                $(PropertyId::$cid => {
+                    read_value!(r, id, $name, $ty, $rule; $($field),+);
+                    Ok(Property::$variant($($field),+))
+                })*
+                _ => Err(Error::UnknownProperty { id: u32::from(id.0) }),
+            }
+        }
+    };
+    (@getters $($(#[$doc:meta])* $variant:ident($value:ident) = $id:literal, $cid:ident,
+        $key:ident, $name:literal, $ty:ident, $rule:ident, [$($ctx:ident),*];)*) => {
+        impl Properties {
+            $(
+                #[doc = concat!($name, ", if present.")]
+                pub fn $key(&self) -> Option<value_type!($ty)> {
+                    self.iter().find_map(|p| match p {
+                        Property::$variant(v) => Some(v),
+                        _ => None,
+                    })
+                }
+            )*
+        }
+    };
 }
+
+crate::for_each_property!(property_values);
 
 /// The properties of one packet, in wire order.
 ///
@@ -214,75 +231,6 @@ impl Default for Repr {
     fn default() -> Self {
         Self::List(Vec::new())
     }
-}
-
-macro_rules! getters {
-    ($($(#[$doc:meta])* $fn:ident -> $ty:ty, $variant:ident;)*) => {
-        impl Properties {
-            $(
-                $(#[$doc])*
-                pub fn $fn(&self) -> Option<$ty> {
-                    self.iter().find_map(|p| match p {
-                        Property::$variant(v) => Some(v),
-                        _ => None,
-                    })
-                }
-            )*
-        }
-    };
-}
-
-getters! {
-    /// Payload Format Indicator, if present.
-    payload_format_indicator -> u8, PayloadFormatIndicator;
-    /// Message Expiry Interval, if present.
-    message_expiry_interval -> u32, MessageExpiryInterval;
-    /// Content Type, if present.
-    content_type -> ByteString, ContentType;
-    /// Response Topic, if present.
-    response_topic -> ByteString, ResponseTopic;
-    /// Correlation Data, if present.
-    correlation_data -> Bytes, CorrelationData;
-    /// Session Expiry Interval, if present.
-    session_expiry_interval -> u32, SessionExpiryInterval;
-    /// Assigned Client Identifier, if present.
-    assigned_client_identifier -> ByteString, AssignedClientIdentifier;
-    /// Server Keep Alive, if present.
-    server_keep_alive -> u16, ServerKeepAlive;
-    /// Authentication Method, if present.
-    authentication_method -> ByteString, AuthenticationMethod;
-    /// Authentication Data, if present.
-    authentication_data -> Bytes, AuthenticationData;
-    /// Request Problem Information, if present.
-    request_problem_information -> u8, RequestProblemInformation;
-    /// Will Delay Interval, if present.
-    will_delay_interval -> u32, WillDelayInterval;
-    /// Request Response Information, if present.
-    request_response_information -> u8, RequestResponseInformation;
-    /// Response Information, if present.
-    response_information -> ByteString, ResponseInformation;
-    /// Server Reference, if present.
-    server_reference -> ByteString, ServerReference;
-    /// Reason String, if present.
-    reason_string -> ByteString, ReasonString;
-    /// Receive Maximum, if present.
-    receive_maximum -> u16, ReceiveMaximum;
-    /// Topic Alias Maximum, if present.
-    topic_alias_maximum -> u16, TopicAliasMaximum;
-    /// Topic Alias, if present.
-    topic_alias -> u16, TopicAlias;
-    /// Maximum QoS, if present.
-    maximum_qos -> u8, MaximumQoS;
-    /// Retain Available, if present.
-    retain_available -> u8, RetainAvailable;
-    /// Maximum Packet Size, if present.
-    maximum_packet_size -> u32, MaximumPacketSize;
-    /// Wildcard Subscription Available, if present.
-    wildcard_subscription_available -> u8, WildcardSubscriptionAvailable;
-    /// Subscription Identifier Available, if present.
-    subscription_identifier_available -> u8, SubscriptionIdentifierAvailable;
-    /// Shared Subscription Available, if present.
-    shared_subscription_available -> u8, SharedSubscriptionAvailable;
 }
 
 impl Properties {
@@ -548,21 +496,23 @@ pub(crate) fn validate(bytes: &[u8], context: PropertyContext) -> Result<Seen, E
         } else {
             c.varint("property identifier")?
         };
-        let (ty, contexts) = usize::try_from(raw_id)
+        let spec = usize::try_from(raw_id)
             .ok()
             .and_then(|i| TABLE.get(i))
             .copied()
-            .unwrap_or((None, 0));
-        let id = PropertyId(u8::try_from(raw_id).unwrap_or_default());
-        let Some(ty) = ty else {
+            .flatten();
+        let Some(spec) = spec else {
             return Err(Error::UnknownProperty { id: raw_id });
         };
-        if contexts & context.bit() == 0 {
+        let id = PropertyId(u8::try_from(raw_id).unwrap_or_default());
+        if spec.contexts & context.bit() == 0 {
             return Err(Error::PropertyNotAllowed {
                 property: id,
                 context: context.name(),
             });
         }
+        // 5.0 2.2.2.2: "It is a Protocol Error to include any other than the User Property
+        // and the Subscription Identifier (in PUBLISH) more than once."
         let repeatable = id == PropertyId::USER_PROPERTY
             || (id == PropertyId::SUBSCRIPTION_IDENTIFIER && context == PropertyContext::Publish);
         let bit = 1u64 << id.0;
@@ -570,166 +520,64 @@ pub(crate) fn validate(bytes: &[u8], context: PropertyContext) -> Result<Seen, E
             return Err(Error::DuplicateProperty { property: id });
         }
         seen |= bit;
-        validate_value(&mut c, id, ty)?;
+        validate_value(&mut c, id, spec)?;
     }
     Ok(Seen(seen))
 }
 
-/// Checks one property value in place: the rules of [`decode_value`] without building it.
+/// Field names of a User Property's two strings, for errors.
+const PAIR_NAME: &str = "user property name";
+const PAIR_VALUE: &str = "user property value";
+/// The field name of numeric values, for errors.
+const FIELD: &str = "property value";
+
+/// Checks one property value in place: what [`decode_value`] reads, without building it.
 #[inline]
-fn validate_value(c: &mut Cursor<'_>, id: PropertyId, ty: ValueType) -> Result<(), Error> {
-    const FIELD: &str = "property value";
-    let out_of_range = |value: u32| Error::PropertyOutOfRange {
-        property: id,
-        value,
-    };
-    match ty {
-        ValueType::Byte => {
-            let v = c.u8(FIELD)?;
-            // Every one-byte property is a 0/1 flag, Maximum QoS included (see decode_value).
-            if v > 1 {
-                return Err(out_of_range(u32::from(v)));
-            }
-        }
-        ValueType::TwoByte => {
-            let v = c.u16(FIELD)?;
-            if v == 0 && (id == PropertyId::RECEIVE_MAXIMUM || id == PropertyId::TOPIC_ALIAS) {
-                return Err(out_of_range(0));
-            }
-        }
-        ValueType::FourByte => {
-            let v = c.u32(FIELD)?;
-            if v == 0 && id == PropertyId::MAXIMUM_PACKET_SIZE {
-                return Err(out_of_range(0));
-            }
-        }
-        ValueType::VarInt => {
-            if c.varint("subscription identifier")? == 0 {
-                return Err(out_of_range(0));
-            }
-        }
+fn validate_value(c: &mut Cursor<'_>, id: PropertyId, spec: PropertySpec) -> Result<(), Error> {
+    match spec.ty {
+        ValueType::Byte => check_number(id, spec.rule, u32::from(c.u8(FIELD)?)),
+        ValueType::TwoByte => check_number(id, spec.rule, u32::from(c.u16(FIELD)?)),
+        ValueType::FourByte => check_number(id, spec.rule, c.u32(FIELD)?),
+        ValueType::VarInt => check_number(id, spec.rule, c.varint(spec.name)?),
         ValueType::String => {
-            let field = string_field(id);
-            let s = c.binary(field)?;
-            validate_str(s, field)?;
-            if id == PropertyId::RESPONSE_TOPIC {
-                // The Response Topic is a Topic Name: no wildcards (MQTT-3.3.2-14).
-                crate::topic::validate_name_bytes(s).map_err(Error::InvalidTopicName)?;
-            }
+            let s = c.binary(spec.name)?;
+            validate_str(s, spec.name)?;
+            check_text(spec.rule, s)
         }
-        ValueType::Binary => {
-            c.binary(FIELD)?;
-        }
+        ValueType::Binary => c.binary(spec.name).map(drop),
         ValueType::Pair => {
-            validate_str(c.binary("user property name")?, "user property name")?;
-            validate_str(c.binary("user property value")?, "user property value")?;
+            validate_str(c.binary(PAIR_NAME)?, PAIR_NAME)?;
+            validate_str(c.binary(PAIR_VALUE)?, PAIR_VALUE)
         }
-    }
-    Ok(())
-}
-
-fn string_field(id: PropertyId) -> &'static str {
-    match id {
-        PropertyId::CONTENT_TYPE => "content type",
-        PropertyId::RESPONSE_TOPIC => "response topic",
-        PropertyId::ASSIGNED_CLIENT_IDENTIFIER => "assigned client identifier",
-        PropertyId::AUTHENTICATION_METHOD => "authentication method",
-        PropertyId::RESPONSE_INFORMATION => "response information",
-        PropertyId::SERVER_REFERENCE => "server reference",
-        PropertyId::REASON_STRING => "reason string",
-        _ => "property string",
     }
 }
 
-fn decode_value(r: &mut Reader, id: PropertyId) -> Result<Property, Error> {
-    const FIELD: &str = "property value";
-    let out_of_range = |value: u32| Error::PropertyOutOfRange {
-        property: id,
-        value,
+/// The value rule of a numeric property: the one check validation and decoding share.
+#[inline]
+fn check_number(id: PropertyId, rule: ValueRule, value: u32) -> Result<(), Error> {
+    let bad = match rule {
+        ValueRule::Flag => value > 1,
+        ValueRule::NonZero => value == 0,
+        ValueRule::Any | ValueRule::TopicName => false,
     };
-    // A flag byte above 1 is a Protocol Error for every one-byte property (5.0 3.1.2.11, 3.2.2.3,
-    // 3.3.2.3.2); Maximum QoS likewise may only be 0 or 1 (3.2.2.3.4).
-    let flag = |r: &mut Reader| {
-        let v = r.u8(FIELD)?;
-        if v > 1 {
-            Err(out_of_range(u32::from(v)))
-        } else {
-            Ok(v)
+    if bad {
+        Err(Error::PropertyOutOfRange {
+            property: id,
+            value,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// The value rule of a string property (already checked as UTF-8): the one check validation
+/// and decoding share.
+#[inline]
+fn check_text(rule: ValueRule, value: &[u8]) -> Result<(), Error> {
+    match rule {
+        ValueRule::TopicName => {
+            crate::topic::validate_name_bytes(value).map_err(Error::InvalidTopicName)
         }
-    };
-    // Receive Maximum, Maximum Packet Size, Topic Alias and Subscription Identifier may not be
-    // 0 (5.0 3.1.2.11.3, 3.1.2.11.4, MQTT-3.3.2-8, 3.8.2.1.2).
-    let non_zero_u16 = |r: &mut Reader| {
-        let v = r.u16(FIELD)?;
-        if v == 0 { Err(out_of_range(0)) } else { Ok(v) }
-    };
-    Ok(match id {
-        PropertyId::PAYLOAD_FORMAT_INDICATOR => Property::PayloadFormatIndicator(flag(r)?),
-        PropertyId::MESSAGE_EXPIRY_INTERVAL => Property::MessageExpiryInterval(r.u32(FIELD)?),
-        PropertyId::CONTENT_TYPE => Property::ContentType(r.string("content type")?),
-        PropertyId::RESPONSE_TOPIC => {
-            let topic = r.string("response topic")?;
-            // The Response Topic is a Topic Name: no wildcards (MQTT-3.3.2-14).
-            crate::topic::validate_name(&topic).map_err(Error::InvalidTopicName)?;
-            Property::ResponseTopic(topic)
-        }
-        PropertyId::CORRELATION_DATA => Property::CorrelationData(r.binary("correlation data")?),
-        PropertyId::SUBSCRIPTION_IDENTIFIER => {
-            let v = r.varint("subscription identifier")?;
-            if v == 0 {
-                return Err(out_of_range(0));
-            }
-            Property::SubscriptionIdentifier(v)
-        }
-        PropertyId::SESSION_EXPIRY_INTERVAL => Property::SessionExpiryInterval(r.u32(FIELD)?),
-        PropertyId::ASSIGNED_CLIENT_IDENTIFIER => {
-            Property::AssignedClientIdentifier(r.string("assigned client identifier")?)
-        }
-        PropertyId::SERVER_KEEP_ALIVE => Property::ServerKeepAlive(r.u16(FIELD)?),
-        PropertyId::AUTHENTICATION_METHOD => {
-            Property::AuthenticationMethod(r.string("authentication method")?)
-        }
-        PropertyId::AUTHENTICATION_DATA => {
-            Property::AuthenticationData(r.binary("authentication data")?)
-        }
-        PropertyId::REQUEST_PROBLEM_INFORMATION => Property::RequestProblemInformation(flag(r)?),
-        PropertyId::WILL_DELAY_INTERVAL => Property::WillDelayInterval(r.u32(FIELD)?),
-        PropertyId::REQUEST_RESPONSE_INFORMATION => Property::RequestResponseInformation(flag(r)?),
-        PropertyId::RESPONSE_INFORMATION => {
-            Property::ResponseInformation(r.string("response information")?)
-        }
-        PropertyId::SERVER_REFERENCE => Property::ServerReference(r.string("server reference")?),
-        PropertyId::REASON_STRING => Property::ReasonString(r.string("reason string")?),
-        PropertyId::RECEIVE_MAXIMUM => Property::ReceiveMaximum(non_zero_u16(r)?),
-        PropertyId::TOPIC_ALIAS_MAXIMUM => Property::TopicAliasMaximum(r.u16(FIELD)?),
-        PropertyId::TOPIC_ALIAS => Property::TopicAlias(non_zero_u16(r)?),
-        PropertyId::MAXIMUM_QOS => Property::MaximumQoS(flag(r)?),
-        PropertyId::RETAIN_AVAILABLE => Property::RetainAvailable(flag(r)?),
-        PropertyId::USER_PROPERTY => {
-            let key = r.string("user property name")?;
-            let value = r.string("user property value")?;
-            Property::UserProperty(key, value)
-        }
-        PropertyId::MAXIMUM_PACKET_SIZE => {
-            let v = r.u32(FIELD)?;
-            if v == 0 {
-                return Err(out_of_range(0));
-            }
-            Property::MaximumPacketSize(v)
-        }
-        PropertyId::WILDCARD_SUBSCRIPTION_AVAILABLE => {
-            Property::WildcardSubscriptionAvailable(flag(r)?)
-        }
-        PropertyId::SUBSCRIPTION_IDENTIFIER_AVAILABLE => {
-            Property::SubscriptionIdentifierAvailable(flag(r)?)
-        }
-        PropertyId::SHARED_SUBSCRIPTION_AVAILABLE => {
-            Property::SharedSubscriptionAvailable(flag(r)?)
-        }
-        _ => {
-            return Err(Error::UnknownProperty {
-                id: u32::from(id.0),
-            });
-        }
-    })
+        ValueRule::Any | ValueRule::Flag | ValueRule::NonZero => Ok(()),
+    }
 }

@@ -392,7 +392,7 @@ pub(super) fn cases() -> Vec<Case> {
                 0x00, // options: QoS 0
             ],
             Error::MalformedVarInt {
-                field: "subscription identifier",
+                field: "Subscription Identifier",
             },
         ),
         case(
@@ -405,7 +405,7 @@ pub(super) fn cases() -> Vec<Case> {
                 0x0B, 0x81, 0x00, // Subscription Identifier 1 as 81 00
             ],
             Error::NonMinimalVarInt {
-                field: "subscription identifier",
+                field: "Subscription Identifier",
             },
         ),
         case(
@@ -419,7 +419,7 @@ pub(super) fn cases() -> Vec<Case> {
                 0x01, 0x00, // payload, which must not be read as the rest of the integer
             ],
             Error::UnexpectedEof {
-                field: "subscription identifier",
+                field: "Subscription Identifier",
             },
         ),
         case(
@@ -489,7 +489,7 @@ pub(super) fn cases() -> Vec<Case> {
                 0x1F, 0x00, 0x05, b'x', // Reason String: 5 bytes announced, 1 present
             ],
             Error::UnexpectedEof {
-                field: "reason string",
+                field: "Reason String",
             },
         ),
         case(

@@ -256,7 +256,7 @@ pub(super) fn cases() -> Vec<Case> {
                 0x1F, 0x00, 0x02, b'x', 0x00, // Reason String "x\0"
             ],
             Error::NullCharacter {
-                field: "reason string",
+                field: "Reason String",
             },
         ),
         case(
@@ -269,7 +269,7 @@ pub(super) fn cases() -> Vec<Case> {
                 0x03, 0x00, 0x02, 0x00, 0x00, // Content Type "\0\0"
             ],
             Error::NullCharacter {
-                field: "content type",
+                field: "Content Type",
             },
         ),
     ]
