@@ -399,72 +399,113 @@ pub fn as_sent(packet: &Packet, version: ProtocolVersion) -> Packet {
 /// plainer and richer variants of each, for seed corpora and tests.
 pub fn seed_packets(version: ProtocolVersion) -> Vec<Packet> {
     let v5 = version.is_v5();
-    let props = |list: Vec<Property>| {
-        if v5 {
-            Properties::from(list)
-        } else {
-            Properties::new()
-        }
-    };
-    let user = || Property::UserProperty("k".into(), "v".into());
-    let reason = |code: ReasonCode| if v5 { code } else { ReasonCode::SUCCESS };
-    let mut packets = vec![
+    let mut packets = connects(version);
+    packets.extend(connacks(v5));
+    packets.extend(publishes(v5));
+    packets.extend(acks(v5));
+    packets.extend(subscriptions(v5));
+    packets.extend([
+        Packet::PingReq,
+        Packet::PingResp,
+        Packet::Disconnect(Disconnect::default()),
+    ]);
+    if v5 {
+        packets.extend(v5_only());
+    }
+    packets
+}
+
+/// `list` under 5.0, no properties under 3.x.
+fn props(v5: bool, list: Vec<Property>) -> Properties {
+    if v5 {
+        Properties::from(list)
+    } else {
+        Properties::new()
+    }
+}
+
+fn user() -> Property {
+    Property::UserProperty("k".into(), "v".into())
+}
+
+/// `code` under 5.0, Success under 3.x (which has no reason codes on acks).
+fn reason(v5: bool, code: ReasonCode) -> ReasonCode {
+    if v5 { code } else { ReasonCode::SUCCESS }
+}
+
+fn connects(version: ProtocolVersion) -> Vec<Packet> {
+    let v5 = version.is_v5();
+    vec![
         Packet::Connect(Box::new(Connect::new(version, "client-1"))),
         Packet::Connect(Box::new(Connect {
             protocol: version,
             clean_start: false,
             keep_alive: 0,
-            properties: props(vec![
-                Property::SessionExpiryInterval(3600),
-                Property::ReceiveMaximum(10),
-                Property::MaximumPacketSize(1024),
-                Property::TopicAliasMaximum(5),
-                Property::RequestResponseInformation(1),
-                Property::RequestProblemInformation(0),
-                Property::AuthenticationMethod("SCRAM-SHA-1".into()),
-                Property::AuthenticationData(Bytes::from_static(b"data")),
-                user(),
-            ]),
+            properties: props(
+                v5,
+                vec![
+                    Property::SessionExpiryInterval(3600),
+                    Property::ReceiveMaximum(10),
+                    Property::MaximumPacketSize(1024),
+                    Property::TopicAliasMaximum(5),
+                    Property::RequestResponseInformation(1),
+                    Property::RequestProblemInformation(0),
+                    Property::AuthenticationMethod("SCRAM-SHA-1".into()),
+                    Property::AuthenticationData(Bytes::from_static(b"data")),
+                    user(),
+                ],
+            ),
             client_id: "".into(),
             will: Some(Will {
                 topic: "will/topic".into(),
                 payload: Bytes::from_static(b"gone"),
                 qos: QoS::AtLeastOnce,
                 retain: true,
-                properties: props(vec![
-                    Property::WillDelayInterval(10),
-                    Property::PayloadFormatIndicator(1),
-                    Property::MessageExpiryInterval(60),
-                    Property::ContentType("text/plain".into()),
-                    Property::ResponseTopic("reply/to".into()),
-                    Property::CorrelationData(Bytes::from_static(b"id")),
-                    user(),
-                ]),
+                properties: props(
+                    v5,
+                    vec![
+                        Property::WillDelayInterval(10),
+                        Property::PayloadFormatIndicator(1),
+                        Property::MessageExpiryInterval(60),
+                        Property::ContentType("text/plain".into()),
+                        Property::ResponseTopic("reply/to".into()),
+                        Property::CorrelationData(Bytes::from_static(b"id")),
+                        user(),
+                    ],
+                ),
             }),
             username: Some("user".into()),
             password: Some(Bytes::from_static(b"secret")),
         })),
+    ]
+}
+
+fn connacks(v5: bool) -> Vec<Packet> {
+    vec![
         Packet::ConnAck(ConnAck::new(false, ReasonCode::SUCCESS)),
         Packet::ConnAck(ConnAck {
             session_present: true,
             code: ReasonCode::SUCCESS,
-            properties: props(vec![
-                Property::SessionExpiryInterval(0),
-                Property::AssignedClientIdentifier("auto-1".into()),
-                Property::ServerKeepAlive(30),
-                Property::ResponseInformation("resp/".into()),
-                Property::ServerReference("other:1883".into()),
-                Property::ReasonString("ok".into()),
-                Property::ReceiveMaximum(20),
-                Property::TopicAliasMaximum(10),
-                Property::MaximumQoS(1),
-                Property::RetainAvailable(1),
-                Property::MaximumPacketSize(65536),
-                Property::WildcardSubscriptionAvailable(1),
-                Property::SubscriptionIdentifierAvailable(1),
-                Property::SharedSubscriptionAvailable(0),
-                user(),
-            ]),
+            properties: props(
+                v5,
+                vec![
+                    Property::SessionExpiryInterval(0),
+                    Property::AssignedClientIdentifier("auto-1".into()),
+                    Property::ServerKeepAlive(30),
+                    Property::ResponseInformation("resp/".into()),
+                    Property::ServerReference("other:1883".into()),
+                    Property::ReasonString("ok".into()),
+                    Property::ReceiveMaximum(20),
+                    Property::TopicAliasMaximum(10),
+                    Property::MaximumQoS(1),
+                    Property::RetainAvailable(1),
+                    Property::MaximumPacketSize(65536),
+                    Property::WildcardSubscriptionAvailable(1),
+                    Property::SubscriptionIdentifierAvailable(1),
+                    Property::SharedSubscriptionAvailable(0),
+                    user(),
+                ],
+            ),
         }),
         Packet::ConnAck(ConnAck::new(
             false,
@@ -474,6 +515,11 @@ pub fn seed_packets(version: ProtocolVersion) -> Vec<Packet> {
                 ReasonCode::V3_NOT_AUTHORIZED
             },
         )),
+    ]
+}
+
+fn publishes(v5: bool) -> Vec<Packet> {
+    vec![
         Packet::Publish(Publish::new("a/b", "hello")),
         Packet::Publish(Publish {
             dup: true,
@@ -481,17 +527,20 @@ pub fn seed_packets(version: ProtocolVersion) -> Vec<Packet> {
             retain: true,
             topic: "sport/tennis/player1".into(),
             packet_id: 10,
-            properties: props(vec![
-                Property::PayloadFormatIndicator(1),
-                Property::MessageExpiryInterval(30),
-                Property::TopicAlias(1),
-                Property::ResponseTopic("reply".into()),
-                Property::CorrelationData(Bytes::from_static(b"c")),
-                Property::SubscriptionIdentifier(1),
-                Property::SubscriptionIdentifier(268_435_455),
-                Property::ContentType("json".into()),
-                user(),
-            ]),
+            properties: props(
+                v5,
+                vec![
+                    Property::PayloadFormatIndicator(1),
+                    Property::MessageExpiryInterval(30),
+                    Property::TopicAlias(1),
+                    Property::ResponseTopic("reply".into()),
+                    Property::CorrelationData(Bytes::from_static(b"c")),
+                    Property::SubscriptionIdentifier(1),
+                    Property::SubscriptionIdentifier(268_435_455),
+                    Property::ContentType("json".into()),
+                    user(),
+                ],
+            ),
             payload: Bytes::from_static(b"{\"score\":15}"),
         }),
         Packet::Publish(Publish {
@@ -499,34 +548,44 @@ pub fn seed_packets(version: ProtocolVersion) -> Vec<Packet> {
             packet_id: 65535,
             ..Publish::new("$SYS/broker/uptime", "")
         }),
+    ]
+}
+
+fn acks(v5: bool) -> Vec<Packet> {
+    vec![
         Packet::PubAck(PubAck::new(1)),
         Packet::PubRec(PubRec::new(2)),
         Packet::PubRel(PubRel::new(3)),
         Packet::PubComp(PubComp::new(4)),
         Packet::PubAck(PubAck {
             packet_id: 5,
-            reason: reason(ReasonCode::NO_MATCHING_SUBSCRIBERS),
+            reason: reason(v5, ReasonCode::NO_MATCHING_SUBSCRIBERS),
             properties: Properties::new(),
         }),
         Packet::PubRec(PubRec {
             packet_id: 6,
-            reason: reason(ReasonCode::QUOTA_EXCEEDED),
-            properties: props(vec![Property::ReasonString("full".into()), user()]),
+            reason: reason(v5, ReasonCode::QUOTA_EXCEEDED),
+            properties: props(v5, vec![Property::ReasonString("full".into()), user()]),
         }),
         Packet::PubRel(PubRel {
             packet_id: 7,
-            reason: reason(ReasonCode::PACKET_IDENTIFIER_NOT_FOUND),
-            properties: props(vec![user()]),
+            reason: reason(v5, ReasonCode::PACKET_IDENTIFIER_NOT_FOUND),
+            properties: props(v5, vec![user()]),
         }),
         Packet::PubComp(PubComp {
             packet_id: 8,
             reason: ReasonCode::SUCCESS,
-            properties: props(vec![Property::ReasonString("done".into())]),
+            properties: props(v5, vec![Property::ReasonString("done".into())]),
         }),
+    ]
+}
+
+fn subscriptions(v5: bool) -> Vec<Packet> {
+    vec![
         Packet::Subscribe(Subscribe::single(1, "a/+/c", QoS::AtLeastOnce)),
         Packet::Subscribe(Subscribe {
             packet_id: 2,
-            properties: props(vec![Property::SubscriptionIdentifier(42), user()]),
+            properties: props(v5, vec![Property::SubscriptionIdentifier(42), user()]),
             filters: vec![
                 Subscription {
                     filter: "sport/#".into(),
@@ -565,7 +624,7 @@ pub fn seed_packets(version: ProtocolVersion) -> Vec<Packet> {
         }),
         Packet::SubAck(SubAck {
             packet_id: 2,
-            properties: props(vec![Property::ReasonString("r".into())]),
+            properties: props(v5, vec![Property::ReasonString("r".into())]),
             codes: vec![
                 ReasonCode::GRANTED_QOS_2,
                 ReasonCode::GRANTED_QOS_0,
@@ -579,47 +638,44 @@ pub fn seed_packets(version: ProtocolVersion) -> Vec<Packet> {
         }),
         Packet::Unsubscribe(Unsubscribe {
             packet_id: 3,
-            properties: props(vec![user()]),
+            properties: props(v5, vec![user()]),
             filters: vec!["a/+/c".into(), "sport/#".into()],
         }),
         Packet::UnsubAck(UnsubAck {
             packet_id: 3,
-            properties: props(vec![Property::ReasonString("r".into())]),
+            properties: props(v5, vec![Property::ReasonString("r".into())]),
             codes: if v5 {
                 vec![ReasonCode::SUCCESS, ReasonCode::NO_SUBSCRIPTION_EXISTED]
             } else {
                 Vec::new()
             },
         }),
-        Packet::PingReq,
-        Packet::PingResp,
-        Packet::Disconnect(Disconnect::default()),
-    ];
-    if v5 {
-        packets.extend([
-            Packet::Disconnect(Disconnect {
-                reason: ReasonCode::DISCONNECT_WITH_WILL_MESSAGE,
-                properties: Properties::from(vec![
-                    Property::SessionExpiryInterval(0),
-                    Property::ReasonString("bye".into()),
-                    Property::ServerReference("other".into()),
-                    user(),
-                ]),
-            }),
-            Packet::Disconnect(Disconnect::new(ReasonCode::SERVER_SHUTTING_DOWN)),
-            Packet::Auth(Auth::default()),
-            Packet::Auth(Auth {
-                reason: ReasonCode::CONTINUE_AUTHENTICATION,
-                properties: Properties::from(vec![
-                    Property::AuthenticationMethod("SCRAM-SHA-1".into()),
-                    Property::AuthenticationData(Bytes::from_static(b"challenge")),
-                    Property::ReasonString("more".into()),
-                    user(),
-                ]),
-            }),
-        ]);
-    }
-    packets
+    ]
+}
+
+fn v5_only() -> Vec<Packet> {
+    vec![
+        Packet::Disconnect(Disconnect {
+            reason: ReasonCode::DISCONNECT_WITH_WILL_MESSAGE,
+            properties: Properties::from(vec![
+                Property::SessionExpiryInterval(0),
+                Property::ReasonString("bye".into()),
+                Property::ServerReference("other".into()),
+                user(),
+            ]),
+        }),
+        Packet::Disconnect(Disconnect::new(ReasonCode::SERVER_SHUTTING_DOWN)),
+        Packet::Auth(Auth::default()),
+        Packet::Auth(Auth {
+            reason: ReasonCode::CONTINUE_AUTHENTICATION,
+            properties: Properties::from(vec![
+                Property::AuthenticationMethod("SCRAM-SHA-1".into()),
+                Property::AuthenticationData(Bytes::from_static(b"challenge")),
+                Property::ReasonString("more".into()),
+                user(),
+            ]),
+        }),
+    ]
 }
 
 #[cfg(test)]

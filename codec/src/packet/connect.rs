@@ -86,39 +86,8 @@ impl Connect {
     }
 
     pub(crate) fn decode(r: &mut Reader) -> Result<Self, Error> {
-        // The name is read as raw bytes: an unknown name is reported as such, not as bad UTF-8.
-        let name = r.binary("protocol name")?;
-        let level = r.u8("protocol level")?;
-        let protocol = match (&name[..], ProtocolVersion::from_level(level)) {
-            (b"MQTT", Some(v @ (ProtocolVersion::V3_1_1 | ProtocolVersion::V5_0)))
-            | (b"MQIsdp", Some(v @ ProtocolVersion::V3_1)) => v,
-            (b"MQTT" | b"MQIsdp", _) => return Err(Error::UnsupportedProtocolLevel { level }),
-            _ => return Err(Error::InvalidProtocolName),
-        };
-        let flags = r.u8("connect flags")?;
-        // The reserved flag must be 0 (MQTT-3.1.2-3).
-        if flags & 0x01 != 0 {
-            return Err(Error::ConnectReservedFlag);
-        }
-        let clean_start = flags & 0x02 != 0;
-        let will_flag = flags & 0x04 != 0;
-        let will_qos = (flags >> 3) & 0x03;
-        let will_retain = flags & 0x20 != 0;
-        let password_flag = flags & 0x40 != 0;
-        let username_flag = flags & 0x80 != 0;
-        // Will QoS 3 is malformed (3.1.1 MQTT-3.1.2-14, 5.0 MQTT-3.1.2-12).
-        if will_qos == 3 {
-            return Err(Error::WillQoS3);
-        }
-        // Without the Will Flag, Will QoS and Will Retain must be 0 (3.1.1 MQTT-3.1.2-13/15,
-        // 5.0 MQTT-3.1.2-11/13).
-        if !will_flag && (will_qos != 0 || will_retain) {
-            return Err(Error::WillFlagsWithoutWill);
-        }
-        // 3.1.1 forbids a password without a user name (MQTT-3.1.2-22); 5.0 allows it.
-        if password_flag && !username_flag && !protocol.is_v5() {
-            return Err(Error::PasswordWithoutUsername);
-        }
+        let protocol = decode_protocol(r)?;
+        let flags = Flags::decode(r.u8("connect flags")?, protocol)?;
         let keep_alive = r.u16("keep alive")?;
         let properties = if protocol.is_v5() {
             properties::decode(r, PropertyContext::Connect)?
@@ -133,38 +102,24 @@ impl Connect {
             return Err(Error::AuthenticationDataWithoutMethod);
         }
         let client_id = r.string("client identifier")?;
-        let will = if will_flag {
-            let properties = if protocol.is_v5() {
-                properties::decode(r, PropertyContext::Will)?
-            } else {
-                Properties::new()
-            };
-            let topic = r.string("will topic")?;
-            topic::validate_name(&topic).map_err(Error::InvalidTopicName)?;
-            let payload = r.binary("will payload")?;
-            Some(Will {
-                topic,
-                payload,
-                qos: QoS::from_u8(will_qos).unwrap_or_default(),
-                retain: will_retain,
-                properties,
-            })
+        let will = if flags.will {
+            Some(decode_will(r, protocol, flags)?)
         } else {
             None
         };
-        let username = if username_flag {
+        let username = if flags.username {
             Some(r.string("user name")?)
         } else {
             None
         };
-        let password = if password_flag {
+        let password = if flags.password {
             Some(r.binary("password")?)
         } else {
             None
         };
         Ok(Self {
             protocol,
-            clean_start,
+            clean_start: flags.clean_start,
             keep_alive,
             properties,
             client_id,
@@ -245,6 +200,80 @@ impl Connect {
         }
         Ok(())
     }
+}
+
+/// Reads the protocol name and level. The name is read as raw bytes: an unknown name is
+/// reported as such, not as bad UTF-8.
+fn decode_protocol(r: &mut Reader) -> Result<ProtocolVersion, Error> {
+    let name = r.binary("protocol name")?;
+    let level = r.u8("protocol level")?;
+    match (&name[..], ProtocolVersion::from_level(level)) {
+        (b"MQTT", Some(v @ (ProtocolVersion::V3_1_1 | ProtocolVersion::V5_0)))
+        | (b"MQIsdp", Some(v @ ProtocolVersion::V3_1)) => Ok(v),
+        (b"MQTT" | b"MQIsdp", _) => Err(Error::UnsupportedProtocolLevel { level }),
+        _ => Err(Error::InvalidProtocolName),
+    }
+}
+
+/// The Connect Flags byte, checked.
+#[derive(Clone, Copy)]
+struct Flags {
+    clean_start: bool,
+    will: bool,
+    will_qos: u8,
+    will_retain: bool,
+    password: bool,
+    username: bool,
+}
+
+impl Flags {
+    fn decode(flags: u8, protocol: ProtocolVersion) -> Result<Self, Error> {
+        // The reserved flag must be 0 (MQTT-3.1.2-3).
+        if flags & 0x01 != 0 {
+            return Err(Error::ConnectReservedFlag);
+        }
+        let f = Self {
+            clean_start: flags & 0x02 != 0,
+            will: flags & 0x04 != 0,
+            will_qos: (flags >> 3) & 0x03,
+            will_retain: flags & 0x20 != 0,
+            password: flags & 0x40 != 0,
+            username: flags & 0x80 != 0,
+        };
+        // Will QoS 3 is malformed (3.1.1 MQTT-3.1.2-14, 5.0 MQTT-3.1.2-12).
+        if f.will_qos == 3 {
+            return Err(Error::WillQoS3);
+        }
+        // Without the Will Flag, Will QoS and Will Retain must be 0 (3.1.1 MQTT-3.1.2-13/15,
+        // 5.0 MQTT-3.1.2-11/13).
+        if !f.will && (f.will_qos != 0 || f.will_retain) {
+            return Err(Error::WillFlagsWithoutWill);
+        }
+        // 3.1.1 forbids a password without a user name (MQTT-3.1.2-22); 5.0 allows it.
+        if f.password && !f.username && !protocol.is_v5() {
+            return Err(Error::PasswordWithoutUsername);
+        }
+        Ok(f)
+    }
+}
+
+/// Reads the will's properties (5.0), topic and payload.
+fn decode_will(r: &mut Reader, protocol: ProtocolVersion, flags: Flags) -> Result<Will, Error> {
+    let properties = if protocol.is_v5() {
+        properties::decode(r, PropertyContext::Will)?
+    } else {
+        Properties::new()
+    };
+    let topic = r.string("will topic")?;
+    topic::validate_name(&topic).map_err(Error::InvalidTopicName)?;
+    let payload = r.binary("will payload")?;
+    Ok(Will {
+        topic,
+        payload,
+        qos: QoS::from_u8(flags.will_qos).unwrap_or_default(),
+        retain: flags.will_retain,
+        properties,
+    })
 }
 
 #[cfg(test)]
