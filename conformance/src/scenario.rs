@@ -933,11 +933,30 @@ pub struct AuthSpec {
     pub wire: Option<WireOverride>,
 }
 
+/// The scenario type of a property value of the codec's wire type `$ty` (binary as text).
+macro_rules! yaml_type {
+    (Byte) => { u8 };
+    (TwoByte) => { u16 };
+    (FourByte) => { u32 };
+    (String) => { String };
+    (Binary) => { String };
+}
+
+/// The scenario property keys, from the codec's property table (`for_each_property!`): its
+/// `single` properties are named fields; User Property and Subscription Identifier, its
+/// `list` ones, have list fields of their own.
 macro_rules! properties {
-    ($($(#[$doc:meta])* $field:ident: $ty:ty => $variant:ident / $cid:ident / $yaml:literal,)*) => {
+    (single { $($(#[$doc:meta])* $variant:ident($value:ident) = $id:literal, $cid:ident,
+        $field:ident, $name:literal, $wire:ident, $rule:ident, [$($ctx:ident),*];)* }
+     list { $($list:tt)* }) => {
+        properties!(@keys $(#[doc = concat!($name, " (", stringify!($id), ").")]
+            $field: yaml_type!($wire) => $variant / $cid,)*);
+    };
+    (@keys $($(#[$doc:meta])* $field:ident: $ty:ty => $variant:ident / $cid:ident,)*) => {
         /// MQTT 5.0 properties by name. To send: every field given is written, in this order,
         /// then `user_properties`, `subscription_identifiers` and `extra`. To expect: every
-        /// field given must be present with that value, and `absent` ones must not be.
+        /// field given must be present with that value, and `absent` ones must not be. Binary
+        /// values (Correlation Data, Authentication Data) are given as text.
         #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
         #[serde(deny_unknown_fields)]
         pub struct PropsSpec {
@@ -970,9 +989,11 @@ macro_rules! properties {
         /// One property, keyed by name, for `extra`.
         #[derive(Debug, Clone, Deserialize, JsonSchema)]
         #[serde(rename_all = "snake_case", deny_unknown_fields)]
+        // Variants named by the `properties:` keys, which serde keeps as they are
+        // (`maximum_qos`, where `MaximumQoS` would become `maximum_qo_s`).
+        #[allow(non_camel_case_types)]
         pub enum PropSpec {
-            // Named like the `properties:` keys (`maximum_qos`, not serde's `maximum_qo_s`).
-            $($(#[$doc])* #[serde(rename = $yaml)] $variant($ty),)*
+            $($(#[$doc])* $field($ty),)*
             /// A User Property `[name, value]`.
             UserProperty((String, String)),
             /// A Subscription Identifier.
@@ -982,8 +1003,9 @@ macro_rules! properties {
         /// A property name, for `absent`.
         #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
         #[serde(rename_all = "snake_case")]
+        #[allow(non_camel_case_types)]
         pub enum PropName {
-            $($(#[$doc])* #[serde(rename = $yaml)] $variant,)*
+            $($(#[$doc])* $field,)*
             /// User Property.
             UserProperty,
             /// Subscription Identifier.
@@ -1005,7 +1027,7 @@ macro_rules! properties {
             /// The codec value.
             pub fn to_property(&self, s: &dyn Fn(&str) -> String) -> mqtt_codec::Property {
                 match self {
-                    $(Self::$variant(v) => mqtt_codec::Property::$variant(ToWire::to_wire(v, s)),)*
+                    $(Self::$field(v) => mqtt_codec::Property::$variant(ToWire::to_wire(v, s)),)*
                     Self::UserProperty((k, v)) => {
                         mqtt_codec::Property::UserProperty(s(k).into(), s(v).into())
                     }
@@ -1020,7 +1042,7 @@ macro_rules! properties {
             /// The property identifier.
             pub fn id(self) -> mqtt_codec::PropertyId {
                 match self {
-                    $(Self::$variant => mqtt_codec::PropertyId::$cid,)*
+                    $(Self::$field => mqtt_codec::PropertyId::$cid,)*
                     Self::UserProperty => mqtt_codec::PropertyId::USER_PROPERTY,
                     Self::SubscriptionIdentifier => mqtt_codec::PropertyId::SUBSCRIPTION_IDENTIFIER,
                 }
@@ -1029,58 +1051,7 @@ macro_rules! properties {
     };
 }
 
-properties! {
-    /// Payload Format Indicator (0 or 1).
-payload_format_indicator: u8 => PayloadFormatIndicator / PAYLOAD_FORMAT_INDICATOR / "payload_format_indicator",
-    /// Message Expiry Interval in seconds.
-message_expiry_interval: u32 => MessageExpiryInterval / MESSAGE_EXPIRY_INTERVAL / "message_expiry_interval",
-    /// Content Type.
-content_type: String => ContentType / CONTENT_TYPE / "content_type",
-    /// Response Topic.
-response_topic: String => ResponseTopic / RESPONSE_TOPIC / "response_topic",
-    /// Correlation Data (as text).
-correlation_data: String => CorrelationData / CORRELATION_DATA / "correlation_data",
-    /// Session Expiry Interval in seconds.
-session_expiry_interval: u32 => SessionExpiryInterval / SESSION_EXPIRY_INTERVAL / "session_expiry_interval",
-    /// Assigned Client Identifier.
-assigned_client_identifier: String => AssignedClientIdentifier / ASSIGNED_CLIENT_IDENTIFIER / "assigned_client_identifier",
-    /// Server Keep Alive.
-server_keep_alive: u16 => ServerKeepAlive / SERVER_KEEP_ALIVE / "server_keep_alive",
-    /// Authentication Method.
-authentication_method: String => AuthenticationMethod / AUTHENTICATION_METHOD / "authentication_method",
-    /// Authentication Data (as text).
-authentication_data: String => AuthenticationData / AUTHENTICATION_DATA / "authentication_data",
-    /// Request Problem Information (0 or 1).
-request_problem_information: u8 => RequestProblemInformation / REQUEST_PROBLEM_INFORMATION / "request_problem_information",
-    /// Will Delay Interval in seconds.
-will_delay_interval: u32 => WillDelayInterval / WILL_DELAY_INTERVAL / "will_delay_interval",
-    /// Request Response Information (0 or 1).
-request_response_information: u8 => RequestResponseInformation / REQUEST_RESPONSE_INFORMATION / "request_response_information",
-    /// Response Information.
-response_information: String => ResponseInformation / RESPONSE_INFORMATION / "response_information",
-    /// Server Reference.
-server_reference: String => ServerReference / SERVER_REFERENCE / "server_reference",
-    /// Reason String.
-reason_string: String => ReasonString / REASON_STRING / "reason_string",
-    /// Receive Maximum.
-receive_maximum: u16 => ReceiveMaximum / RECEIVE_MAXIMUM / "receive_maximum",
-    /// Topic Alias Maximum.
-topic_alias_maximum: u16 => TopicAliasMaximum / TOPIC_ALIAS_MAXIMUM / "topic_alias_maximum",
-    /// Topic Alias.
-topic_alias: u16 => TopicAlias / TOPIC_ALIAS / "topic_alias",
-    /// Maximum QoS.
-maximum_qos: u8 => MaximumQoS / MAXIMUM_QOS / "maximum_qos",
-    /// Retain Available.
-retain_available: u8 => RetainAvailable / RETAIN_AVAILABLE / "retain_available",
-    /// Maximum Packet Size.
-maximum_packet_size: u32 => MaximumPacketSize / MAXIMUM_PACKET_SIZE / "maximum_packet_size",
-    /// Wildcard Subscription Available.
-wildcard_subscription_available: u8 => WildcardSubscriptionAvailable / WILDCARD_SUBSCRIPTION_AVAILABLE / "wildcard_subscription_available",
-    /// Subscription Identifier Available.
-subscription_identifier_available: u8 => SubscriptionIdentifierAvailable / SUBSCRIPTION_IDENTIFIER_AVAILABLE / "subscription_identifier_available",
-    /// Shared Subscription Available.
-shared_subscription_available: u8 => SharedSubscriptionAvailable / SHARED_SUBSCRIPTION_AVAILABLE / "shared_subscription_available",
-}
+mqtt_codec::for_each_property!(properties);
 
 /// Converts a scenario value into the codec's value, substituting variables in text.
 trait ToWire<T> {
