@@ -365,16 +365,18 @@ fn encode(packet: &Packet, version: Version) -> Result<Vec<u8>, HarnessError> {
         .map_err(|e| HarnessError::Build(e.to_string()))
 }
 
-/// Splits an encoded packet into its first byte and its body.
+/// Splits an encoded packet into its first byte and its body, read by the codec's one
+/// fixed-header parser.
 fn split_frame(bytes: &[u8]) -> Result<(u8, &[u8]), HarnessError> {
-    let mut i = 1;
-    while i < bytes.len() && i < 5 && bytes[i] & 0x80 != 0 {
-        i += 1;
-    }
-    if i >= bytes.len() {
-        return Err(HarnessError::Build("bad encoded packet".into()));
-    }
-    Ok((bytes[0], &bytes[i + 1..]))
+    let bad =
+        |why: &dyn std::fmt::Display| HarnessError::Build(format!("bad encoded packet: {why}"));
+    let header = mqtt_codec::FixedHeader::parse(bytes)
+        .map_err(|e| bad(&e))?
+        .ok_or_else(|| bad(&"incomplete fixed header"))?;
+    let body = bytes
+        .get(header.header_len..header.packet_len())
+        .ok_or_else(|| bad(&"shorter than its Remaining Length"))?;
+    Ok((bytes[0], body))
 }
 
 /// A packet from its first byte and body, with a minimal Remaining Length.

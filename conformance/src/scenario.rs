@@ -935,11 +935,21 @@ pub struct AuthSpec {
 
 /// The scenario type of a property value of the codec's wire type `$ty` (binary as text).
 macro_rules! yaml_type {
-    (Byte) => { u8 };
-    (TwoByte) => { u16 };
-    (FourByte) => { u32 };
-    (String) => { String };
-    (Binary) => { String };
+    (Byte) => {
+        u8
+    };
+    (TwoByte) => {
+        u16
+    };
+    (FourByte) => {
+        u32
+    };
+    (String) => {
+        String
+    };
+    (Binary) => {
+        String
+    };
 }
 
 /// The scenario property keys, from the codec's property table (`for_each_property!`): its
