@@ -136,13 +136,12 @@ fn fuzz_command(args: &FuzzArgs) -> Result<i32, Error> {
         versions: versions(&args.mqtt_version),
         out: args.out.clone(),
         step_timeout: STEP_TIMEOUT.mul_f64(args.timeout_scale),
+        corpus: args.corpus.clone(),
+        broker_pid: args.broker_pid,
     };
     let bar = indicatif::ProgressBar::new_spinner();
     let show = |p: &crate::netfuzz::Progress| {
-        bar.set_message(format!(
-            "{} sessions, {} packets, {} findings, {} packet types x versions sent",
-            p.sessions, p.packets, p.findings, p.covered
-        ));
+        bar.set_message(p.line());
         bar.tick();
     };
     let report = runtime()?.block_on(crate::netfuzz::fuzz(&options, &show))?;

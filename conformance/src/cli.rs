@@ -63,6 +63,14 @@ pub struct FuzzArgs {
     /// Output folder: report.json, findings/*.yaml, findings/*.transcript.txt, broker.log.
     #[arg(long, value_name = "DIR", default_value = "fuzz-out")]
     pub out: PathBuf,
+    /// Transcripts recorded by `run --record DIR`: half the sessions replay one of them with
+    /// field-aware mutations (topics, flags, ids, properties, lengths, order).
+    #[arg(long, value_name = "DIR")]
+    pub corpus: Option<PathBuf>,
+    /// The broker's process id (Linux): its resident memory and open descriptors are read
+    /// from /proc after each round; growth that stays is a finding.
+    #[arg(long, value_name = "PID")]
+    pub broker_pid: Option<u32>,
     /// CA certificates (PEM) to trust for mqtts:// and wss://.
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,

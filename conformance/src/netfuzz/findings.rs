@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::generate::Plan;
 use super::oracle::{Oracle, Violation};
+use super::resources::Sample;
 use crate::client::{Entry, Transcript, hex};
 use crate::error::Error;
 
@@ -144,9 +145,29 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Why the run ended early, if it did.
     pub stopped: Option<String>,
+    /// With `--broker-pid`: the broker's first and peak readings.
+    pub resources: Option<(Sample, Sample)>,
+    /// Why the resource oracle stopped, if it did (the process went away).
+    pub resources_note: Option<String>,
 }
 
 impl Report {
+    /// An empty report for a run with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            seconds: 0.0,
+            sessions: 0,
+            packets: 0,
+            restarts: 0,
+            coverage: std::collections::BTreeMap::new(),
+            findings: Vec::new(),
+            stopped: None,
+            resources: None,
+            resources_note: None,
+        }
+    }
+
     /// Writes `DIR/report.json`.
     pub fn write(&self, out: &Path) -> Result<(), Error> {
         let p = out.join("report.json");
@@ -170,6 +191,16 @@ impl Report {
         );
         if let Some(why) = &self.stopped {
             let _ = writeln!(t, "stopped early: {why}");
+        }
+        if let Some((first, peak)) = &self.resources {
+            let _ = writeln!(
+                t,
+                "broker resources: {} KiB resident and {} descriptors at first, peaks {} KiB and {}",
+                first.rss_kib, first.fds, peak.rss_kib, peak.fds
+            );
+        }
+        if let Some(note) = &self.resources_note {
+            let _ = writeln!(t, "resource oracle {note}");
         }
         if self.findings.is_empty() {
             let _ = writeln!(t, "no findings");

@@ -5,7 +5,8 @@
 use arbitrary::{Arbitrary, Unstructured};
 use mqtt_codec::{Connect, Packet, PacketType, ProtocolVersion};
 
-use super::mutate;
+use super::corpus::Recorded;
+use super::{fields, mutate};
 use crate::scenario::Version;
 
 /// A small seeded PRNG (SplitMix64, Steele, Lea and Flood 2014): fast, and the same sequence
@@ -106,6 +107,46 @@ pub fn session(seed: u64, index: u64, version: Version, client_id: &str) -> Plan
     }
     Plan {
         version,
+        index,
+        frames,
+        clean_connect,
+    }
+}
+
+/// The session `index` of a run with `seed` from a recorded session: its CONNECT (with
+/// `client_id` and a clean start, so no state leaks between sessions) and its packets, a
+/// third of them mutated field by field and some byte by byte, sometimes reordered.
+pub fn recorded(seed: u64, index: u64, rec: &Recorded, client_id: &str) -> Plan {
+    let mut rng = Rng::new(seed ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let v = rec.version;
+    let mut frames = Vec::with_capacity(rec.packets.len());
+    let mut clean_connect = false;
+    for (i, p) in rec.packets.iter().enumerate() {
+        let mut p = p.clone();
+        if let (0, Packet::Connect(c)) = (i, &mut p) {
+            c.client_id = client_id.into();
+            c.clean_start = true;
+        }
+        let what = format!("{} (recorded {})", crate::client::summary(&p), rec.name);
+        let mutated = rng.chance(1, 3);
+        let f = if mutated {
+            fields::mutate(&mut rng, &p, v)
+        } else {
+            fields::frame(&p, v, what)
+        };
+        let Some(mut f) = f else { continue };
+        // Only an unchanged CONNECT sent first lets the oracle judge the replies.
+        clean_connect |= i == 0 && !mutated;
+        if i > 0 && rng.chance(1, 10) {
+            mutate::bytes(&mut rng, &mut f);
+        }
+        frames.push(f);
+    }
+    if frames.len() > 2 && rng.chance(1, 5) {
+        mutate::order(&mut rng, &mut frames[1..]);
+    }
+    Plan {
+        version: v,
         index,
         frames,
         clean_connect,

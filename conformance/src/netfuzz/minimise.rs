@@ -1,8 +1,10 @@
 //! Replaying a session alone and shrinking it: drop frames one at a time, from the last,
-//! keeping each removal after which the same oracle still fires (the broker restarted first
-//! whenever the previous attempt killed it).
+//! keeping each removal after which the same oracle still fires, then shrink the fields of
+//! the frames left (properties, topics, payloads, filters: [`fields::shrink`]) the same way
+//! (the broker restarted first whenever the previous attempt killed it).
 
 use super::broker::Broker;
+use super::fields;
 use super::generate::Plan;
 use super::oracle::{self, Oracle, Violation};
 use super::session::{self, Outcome};
@@ -74,5 +76,47 @@ pub async fn minimise(
             }
         }
     }
+    let mut budget = Budget(budget.saturating_sub(tries).max(budget / 2));
+    for i in 0..best.frames.len() {
+        shrink_frame(broker, &mut best, i, key, &mut kept, &mut budget).await?;
+    }
     Ok((best, kept))
+}
+
+/// Replays left for field shrinking.
+struct Budget(usize);
+
+/// Shrinks frame `i` of `best` while a smaller form of its packet still shows `key`.
+async fn shrink_frame(
+    broker: &mut Broker,
+    best: &mut Plan,
+    i: usize,
+    key: &Violation,
+    kept: &mut Option<(Violation, Outcome)>,
+    budget: &mut Budget,
+) -> Result<(), Error> {
+    let v = best.version;
+    'packet: while let Some(p) = fields::decode(&best.frames[i].bytes, v) {
+        for smaller in fields::shrink(&p) {
+            if budget.0 == 0 {
+                return Ok(());
+            }
+            let what = format!("{} (shrunk)", crate::client::summary(&smaller));
+            let Some(f) = fields::frame(&smaller, v, what) else {
+                continue;
+            };
+            let mut candidate = best.clone();
+            candidate.frames[i] = f;
+            budget.0 -= 1;
+            if let Some((found, o)) = replay(broker, &candidate).await? {
+                if same(&found, key) {
+                    *best = candidate;
+                    *kept = Some((found, o));
+                    continue 'packet;
+                }
+            }
+        }
+        break;
+    }
+    Ok(())
 }

@@ -1,21 +1,25 @@
 //! `mqtt-conformance fuzz`: a stateful network fuzzer for any broker.
 //!
-//! Sessions of packets ([`generate`], [`mutate`]) run against the broker in rounds of
+//! Sessions of packets ([`generate`], [`mutate`], and with `--corpus` recorded sessions
+//! ([`corpus`]) mutated field by field ([`fields`])) run against the broker in rounds of
 //! `--jobs` at once ([`session`]); the protocol oracle judges what the broker sends back
 //! ([`oracle`]) and after each round a fresh client must get CONNACK and PINGRESP
-//! ([`broker`]). Each distinct finding is replayed alone, shrunk ([`minimise`]) and written as
+//! ([`broker`]); with `--broker-pid` its memory and descriptors are watched ([`resources`]).
+//! Each distinct finding is replayed alone, shrunk ([`minimise`]) and written as
 //! a reproducer ([`findings`]). Everything is determined by the seed, but not what the broker
 //! does with it.
 
 pub mod broker;
+pub mod corpus;
+pub mod fields;
 pub mod findings;
 pub mod generate;
 pub mod minimise;
 pub mod mutate;
 pub mod oracle;
+pub mod resources;
 pub mod session;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -26,6 +30,7 @@ use crate::scenario::Version;
 use crate::transport::Target;
 
 use broker::Broker;
+use corpus::Recorded;
 use findings::{Finding, Report};
 use generate::Plan;
 use oracle::Violation;
@@ -53,6 +58,10 @@ pub struct Options {
     pub out: PathBuf,
     /// The per-step timeout of connections and health checks.
     pub step_timeout: Duration,
+    /// Recorded transcripts (`run --record DIR`) to mutate as a third packet source.
+    pub corpus: Option<PathBuf>,
+    /// The broker's process id, for the resource oracle.
+    pub broker_pid: Option<u32>,
 }
 
 /// Counters shown while the run goes on.
@@ -66,6 +75,28 @@ pub struct Progress {
     pub findings: usize,
     /// Packet type × version pairs written at least once.
     pub covered: usize,
+    /// The pairs there are: every packet type under each fuzzed version.
+    pub coverable: usize,
+    /// Time since fuzzing started.
+    pub elapsed: Duration,
+}
+
+impl Progress {
+    /// The progress line: rates, findings and coverage.
+    pub fn line(&self) -> String {
+        let s = self.elapsed.as_secs_f64().max(0.001);
+        format!(
+            "{} sessions ({:.1}/s), {} packets ({:.0}/s), {} findings, coverage {}/{} packet \
+             types x versions",
+            self.sessions,
+            self.sessions as f64 / s,
+            self.packets,
+            self.packets as f64 / s,
+            self.findings,
+            self.covered,
+            self.coverable
+        )
+    }
 }
 
 /// The run's state.
@@ -74,6 +105,9 @@ struct Run<'o> {
     broker: Broker,
     report: Report,
     started: Instant,
+    recorded: Vec<Recorded>,
+    resources: Option<resources::Resources>,
+    versions: Vec<Version>,
 }
 
 /// Runs the fuzzer; `progress` is called after each round. Errors only when the broker cannot
@@ -107,20 +141,22 @@ pub async fn fuzz(o: &Options, progress: &dyn Fn(&Progress)) -> Result<Report, E
         broker.stop().await;
         return Err(Error::Unreachable(refused.join("; ")));
     }
+    let recorded = match &o.corpus {
+        Some(dir) => corpus::load(dir, &versions)?,
+        None => Vec::new(),
+    };
+    let resources = match o.broker_pid {
+        Some(pid) => Some(resources::Resources::watch(pid).map_err(Error::Usage)?),
+        None => None,
+    };
     let mut run = Run {
         o,
         broker,
-        report: Report {
-            seed: o.seed,
-            seconds: 0.0,
-            sessions: 0,
-            packets: 0,
-            restarts: 0,
-            coverage: BTreeMap::new(),
-            findings: Vec::new(),
-            stopped: None,
-        },
+        report: Report::new(o.seed),
         started: Instant::now(),
+        recorded,
+        resources,
+        versions: versions.clone(),
     };
     let result = run.rounds(&versions, progress).await;
     run.broker.stop().await;
@@ -140,11 +176,7 @@ impl Run<'_> {
         let mut next = 0u64;
         while self.started.elapsed() < self.o.duration {
             let plans: Vec<Plan> = (next..next + self.o.jobs.max(1) as u64)
-                .map(|i| {
-                    let v = versions[usize::try_from(i).unwrap_or(0) % versions.len()];
-                    let id = format!("nf{:08x}x{i}", self.o.seed & 0xffff_ffff);
-                    generate::session(self.o.seed, i, v, &id)
-                })
+                .map(|i| self.plan(versions, i))
                 .collect();
             next += plans.len() as u64;
             let target = &self.o.target;
@@ -160,6 +192,7 @@ impl Run<'_> {
                 }
             }
             self.liveness(&plans).await?;
+            self.resources(&plans).await?;
             if self.report.stopped.is_some() {
                 break;
             }
@@ -168,12 +201,63 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Session `i`: from a recorded session for half the sessions when there is a corpus,
+    /// else generated; the choice, like the session, follows from the seed.
+    fn plan(&self, versions: &[Version], i: u64) -> Plan {
+        let id = format!("nf{:08x}x{i}", self.o.seed & 0xffff_ffff);
+        let mut pick = generate::Rng::new(self.o.seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        if !self.recorded.is_empty() && pick.chance(1, 2) {
+            let rec = &self.recorded[pick.below(self.recorded.len())];
+            return generate::recorded(self.o.seed, i, rec, &id);
+        }
+        let v = versions[usize::try_from(i).unwrap_or(0) % versions.len()];
+        generate::session(self.o.seed, i, v, &id)
+    }
+
     fn progress(&self) -> Progress {
         Progress {
             sessions: self.report.sessions,
             packets: self.report.packets,
             findings: self.report.findings.len(),
             covered: self.report.coverage.len(),
+            coverable: 15 * self.versions.len(),
+            elapsed: self.started.elapsed(),
+        }
+    }
+
+    /// After a round (its sessions closed): the resource oracle, with `--broker-pid`. A
+    /// process gone (restarted under another pid) ends the watching, noted in the report.
+    async fn resources(&mut self, plans: &[Plan]) -> Result<(), Error> {
+        let Some(r) = &mut self.resources else {
+            return Ok(());
+        };
+        let verdict = r.check().await;
+        self.report.resources = Some((r.baseline, r.peak));
+        match verdict {
+            Ok(None) => Ok(()),
+            Ok(Some(why)) => {
+                let plan = plans[0].clone();
+                let v = Violation {
+                    oracle: oracle::Oracle::Resources,
+                    packet: "none".into(),
+                    detail: format!("after sessions {}..: {why}", plan.index),
+                };
+                // Reported once: the baseline moves up to what stayed, so only further
+                // growth past the thresholds is reported again.
+                if let Ok(now) = resources::Resources::watch(self.o.broker_pid.unwrap_or(0)) {
+                    r.baseline = now.baseline;
+                }
+                self.keep(
+                    Finding::new(&v, plan.frames.len(), &plan, false),
+                    &plan,
+                    &[],
+                )
+            }
+            Err(gone) => {
+                self.report.resources_note = Some(format!("stopped watching: {gone}"));
+                self.resources = None;
+                Ok(())
+            }
         }
     }
 

@@ -23,6 +23,8 @@ pub enum Oracle {
     Liveness,
     /// The broker sent a malformed or illegal packet.
     Protocol,
+    /// The broker's memory or file descriptors grew and stayed so (`--broker-pid`).
+    Resources,
 }
 
 impl std::fmt::Display for Oracle {
@@ -30,6 +32,7 @@ impl std::fmt::Display for Oracle {
         f.write_str(match self {
             Self::Liveness => "liveness",
             Self::Protocol => "protocol",
+            Self::Resources => "resources",
         })
     }
 }
