@@ -229,13 +229,16 @@ async fn scenario_blocked_on_a_write_is_cut_off_at_its_overall_limit() {
     // reads: the fixed header, then 16 chunks of 512 KiB (one YAML anchor, so the file stays
     // small). Each chunk step has a short timeout, to keep the overall limit short.
     const CHUNK: usize = 512 * 1024;
-    let mut len = 16 * CHUNK + 4;
+    let mut remaining_length = Vec::new();
+    mqtt_codec::varint::write(
+        &mut remaining_length,
+        u32::try_from(16 * CHUNK + 4).unwrap(),
+    );
     let mut header = String::from("30 ");
-    while len > 0x7F {
-        header.push_str(&format!("{:02x}", (len & 0x7F) | 0x80));
-        len >>= 7;
+    for b in remaining_length {
+        header.push_str(&format!("{b:02x}"));
     }
-    header.push_str(&format!("{len:02x} 0002 7878"));
+    header.push_str(" 0002 7878");
     let zeros = "00".repeat(CHUNK);
     let mut steps = format!(
         "  - {{ client: a, connect: {{}} }}\n  - {{ client: a, send_hex: \"{header}\" }}\n  \

@@ -77,12 +77,13 @@ fn decide(pkt: &[u8], v5: bool, seen: &Refusals) -> Verdict {
     }
 }
 
+/// A packet's body: what follows the fixed header (the packet was framed by `packet_len`).
 fn body(pkt: &[u8]) -> &[u8] {
-    let mut i = 1;
-    while i < pkt.len() && pkt[i] & 0x80 != 0 {
-        i += 1;
-    }
-    pkt.get(i + 1..).unwrap_or(&[])
+    mqtt_codec::FixedHeader::parse(pkt)
+        .ok()
+        .flatten()
+        .and_then(|h| pkt.get(h.header_len..))
+        .unwrap_or(&[])
 }
 
 /// A length-prefixed string at the start of `b`.
