@@ -1,6 +1,6 @@
 //! The transcript source: sessions recorded by `mqtt-conformance run --record DIR`
 //! (`--corpus DIR`). Each client's sent packets in a transcript file, from its CONNECT on,
-//! become one recorded session, which [`fields`](super::fields) then mutates field by field:
+//! become one recorded session, which [`fields`] then mutates field by field:
 //! the fuzzer starts from the states real scenarios reach.
 
 use std::path::{Path, PathBuf};
