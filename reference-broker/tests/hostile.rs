@@ -571,16 +571,21 @@ async fn a_socket_past_both_limits_together_is_closed_unread() {
     // Once the silent socket goes, a new client is served: refused for max_connections,
     // with the spec's code, as the-one is still connected.
     drop(silent);
-    let code = loop {
-        let mut c = Client::open(attack.addr(), V5).await;
-        let _ = c.stream.write_all(&connect).await;
-        // Until the broker has seen the silent socket close, it may still be at the cap.
-        match c.recv_or_close().await {
-            Some(Packet::ConnAck(ack)) => break ack.code,
-            None => tokio::task::yield_now().await,
-            Some(other) => panic!("expected CONNACK, got {other:?}"),
+    let answered = async {
+        loop {
+            let mut c = Client::open(attack.addr(), V5).await;
+            let _ = c.stream.write_all(&connect).await;
+            // Until the broker has seen the silent socket close, it may still be at the cap.
+            match c.recv_or_close().await {
+                Some(Packet::ConnAck(ack)) => return ack.code,
+                None => tokio::task::yield_now().await,
+                Some(other) => panic!("expected CONNACK, got {other:?}"),
+            }
         }
     };
+    let code = timeout(WAIT, answered)
+        .await
+        .expect("still at the cap after the silent socket closed");
     assert_eq!(code, ReasonCode::QUOTA_EXCEEDED);
     drop(connected);
     attack.survived().await;
