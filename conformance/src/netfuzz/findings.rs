@@ -135,6 +135,8 @@ pub struct Report {
     pub seconds: f64,
     /// Sessions run.
     pub sessions: u64,
+    /// Of those, sessions replayed from the `--corpus` recordings.
+    pub recorded_sessions: u64,
     /// Frames written.
     pub packets: u64,
     /// Broker restarts.
@@ -158,6 +160,7 @@ impl Report {
             seed,
             seconds: 0.0,
             sessions: 0,
+            recorded_sessions: 0,
             packets: 0,
             restarts: 0,
             coverage: std::collections::BTreeMap::new(),

@@ -86,6 +86,8 @@ pub struct Plan {
     /// Whether the first frame is a well-formed CONNECT of `version`: only then are the
     /// broker's replies judged by the protocol oracle.
     pub clean_connect: bool,
+    /// Whether it replays a recorded session (`--corpus`) rather than a generated one.
+    pub recorded: bool,
 }
 
 /// The session `index` of a run with `seed`, for `version`; `client_id` names the clean
@@ -110,6 +112,7 @@ pub fn session(seed: u64, index: u64, version: Version, client_id: &str) -> Plan
         index,
         frames,
         clean_connect,
+        recorded: false,
     }
 }
 
@@ -150,6 +153,7 @@ pub fn recorded(seed: u64, index: u64, rec: &Recorded, client_id: &str) -> Plan 
         index,
         frames,
         clean_connect,
+        recorded: true,
     }
 }
 

@@ -264,6 +264,7 @@ impl Run<'_> {
     /// Counts a finished session and applies the protocol oracle to it.
     async fn judge(&mut self, plan: &Plan, out: Outcome) -> Result<(), Error> {
         self.report.sessions += 1;
+        self.report.recorded_sessions += u64::from(plan.recorded);
         self.report.packets += out.sent as u64;
         for f in &plan.frames[..out.sent] {
             let key = format!("{} {}", f.kind(), plan.version.key());

@@ -307,6 +307,7 @@ mod tests {
             index: 0,
             frames: all,
             clean_connect: true,
+            recorded: false,
         }
     }
 
