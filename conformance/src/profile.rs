@@ -357,3 +357,19 @@ impl Profile {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_profile_file_declares_its_versions() {
+        assert!(Profile::load("reference").unwrap().declared());
+        assert!(!Profile::permissive().declared());
+        let mut discovered = Profile::permissive();
+        discovered.origin = Origin::Discovered;
+        // The name no longer decides: a file named like the stand-ins still declares.
+        discovered.name = "reference (built in)".into();
+        assert!(!discovered.declared());
+    }
+}

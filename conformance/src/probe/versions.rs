@@ -98,3 +98,39 @@ pub(super) fn redirection(offers: &[VersionOffer]) -> Found<bool> {
         _ => Found::new(false, "a 5.0 CONNECT was not redirected"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_version_refusal_a_close_or_silence_means_not_offered() {
+        let v5 = ProtocolVersion::V5_0;
+        let v4 = ProtocolVersion::V3_1_1;
+        assert!(Refusal::Code(0x84).not_offered(v5));
+        assert!(Refusal::Code(0x01).not_offered(v4));
+        assert!(Refusal::Code(0x01).not_offered(ProtocolVersion::V3_1));
+        assert!(Refusal::Closed("closed by the broker".into()).not_offered(v5));
+        assert!(Refusal::Silent(std::time::Duration::from_secs(3)).not_offered(v4));
+        // A broker that refuses for another reason speaks the version.
+        for code in [0x86, 0x87, 0x88, 0x9C, 0x80] {
+            assert!(!Refusal::Code(code).not_offered(v5), "0x{code:02X}");
+        }
+        assert!(
+            !Refusal::Code(0x84).not_offered(v4),
+            "0x84 is not a 3.1.1 code"
+        );
+        assert!(!Refusal::Code(0x04).not_offered(v4));
+        assert!(!Refusal::Unreachable("refused".into()).not_offered(v4));
+    }
+
+    #[test]
+    fn a_version_refused_for_credentials_is_spoken() {
+        let offer = |version, answer| VersionOffer { version, answer };
+        assert!(offer(ProtocolVersion::V5_0, Err(Refusal::Code(0x86))).speaks());
+        assert!(offer(ProtocolVersion::V5_0, Ok(Properties::new())).speaks());
+        assert!(!offer(ProtocolVersion::V5_0, Err(Refusal::Code(0x84))).speaks());
+        assert!(!offer(ProtocolVersion::V3_1, Err(Refusal::Closed("eof".into()))).speaks());
+        assert!(!offer(ProtocolVersion::V3_1_1, Err(Refusal::NotTried)).speaks());
+    }
+}
