@@ -47,8 +47,30 @@ pub struct Scenario {
     /// Free text for readers: why the scenario is shaped this way.
     #[serde(default)]
     pub notes: Option<String>,
+    /// The reference broker configuration the corpus test proves this scenario on, for a
+    /// scenario that needs a broker lacking a feature the default configuration offers. Any
+    /// other broker runs the scenario as usual.
+    #[serde(default)]
+    pub reference_config: Option<ReferenceConfig>,
     /// The steps, run in order.
     pub steps: Vec<Step>,
+}
+
+/// Limits of the reference broker that differ from its defaults, named as in its config file.
+/// A client-side statement such as MQTT-3.2.2-11 (no QoS above the announced Maximum QoS) is
+/// only testable on a broker that lacks the feature.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceConfig {
+    /// Highest QoS granted and accepted (0 or 1; the default 2 needs no entry).
+    #[serde(default)]
+    pub max_qos: Option<u8>,
+    /// Whether retained messages are supported (announced as Retain Available).
+    #[serde(default)]
+    pub retain_available: Option<bool>,
+    /// Highest topic alias a client may use (0: none).
+    #[serde(default)]
+    pub topic_alias_maximum: Option<u16>,
 }
 
 /// Statement ids by level. An id applies to every version of the scenario unless it ends in

@@ -3,6 +3,8 @@
 //!
 //! The reference broker is the oracle the corpus is proven on: each run must pass outright
 //! (non-strict counts as a failure here, since the reference broker follows every SHOULD).
+//! A scenario with a `reference_config` runs against its own reference broker so configured
+//! (one lacking a feature, for the client-side statements only such a broker can test).
 //! `cargo test -p mqtt-conformance --test scenarios -- qos2` runs a slice.
 
 use std::sync::{Arc, RwLock};
@@ -12,6 +14,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use mqtt_conformance::corpus::{self, Loaded};
 use mqtt_conformance::exec::{self, Settings, Verdict};
 use mqtt_conformance::profile::Profile;
+use mqtt_conformance::scenario::ReferenceConfig;
 use mqtt_conformance::transport::Target;
 
 /// The per-step timeout the CLI uses by default.
@@ -93,7 +96,24 @@ fn run_one(
     } else {
         Guard::Read(exclusive.read().unwrap_or_else(|e| e.into_inner()))
     };
-    let execution = runtime.block_on(exec::execute(scenario, version, tag, settings));
+    let execution = match &scenario.reference_config {
+        None => runtime.block_on(exec::execute(scenario, version, tag, settings)),
+        Some(wanted) => {
+            let config = configured(wanted).map_err(|e| format!("{}: {e}", loaded.path))?;
+            runtime.block_on(async {
+                let broker = mqtt_reference_broker::start(config)
+                    .await
+                    .map_err(|e| format!("{}: the configured broker: {e}", loaded.path))?;
+                let own = Settings {
+                    target: Target::tcp(broker.tcp_addr()),
+                    ..settings.clone()
+                };
+                let execution = exec::execute(scenario, version, tag, &own).await;
+                broker.shutdown().await;
+                Ok::<_, String>(execution)
+            })?
+        }
+    };
     match execution.verdict {
         Verdict::Pass => Ok(()),
         Verdict::NonStrict(reasons) => Err(format!(
@@ -125,6 +145,23 @@ fn run_one(
         Verdict::Crashed(why) => Err(format!("{}: the broker died: {why}", loaded.path).into()),
         Verdict::Error(message) => Err(format!("{}: harness error: {message}", loaded.path).into()),
     }
+}
+
+/// The default reference broker configuration with a scenario's `reference_config` applied.
+fn configured(wanted: &ReferenceConfig) -> Result<mqtt_reference_broker::Config, String> {
+    let mut config = mqtt_reference_broker::Config::default();
+    let limits = &mut config.limits;
+    if let Some(qos) = wanted.max_qos {
+        limits.max_qos = mqtt_codec::QoS::from_u8(qos)
+            .ok_or_else(|| format!("reference_config: max_qos {qos} is not a QoS"))?;
+    }
+    if let Some(retain) = wanted.retain_available {
+        limits.retain_available = retain;
+    }
+    if let Some(maximum) = wanted.topic_alias_maximum {
+        limits.topic_alias_maximum = maximum;
+    }
+    Ok(config)
 }
 
 /// Keeps whichever side of the exclusive lock a test holds for as long as it runs.
