@@ -68,6 +68,9 @@ pub struct Session {
     conn: Connection,
     timeout: Duration,
     next_id: u16,
+    /// PUBLISH packets that came while another packet was awaited: a retained message may
+    /// come before its SUBACK (3.8.4), and `receive` must still find it.
+    held: Vec<Publish>,
 }
 
 impl Endpoint {
@@ -103,6 +106,7 @@ impl Endpoint {
                     conn,
                     timeout: self.timeout,
                     next_id: 1,
+                    held: Vec::new(),
                 };
                 Ok((s, a))
             }
@@ -176,11 +180,15 @@ impl Session {
 
     /// Waits for a PUBLISH on `topic` and acknowledges it as its QoS asks.
     pub async fn receive(&mut self, topic: &str) -> Option<Publish> {
-        let Packet::Publish(p) = self
-            .wait(|p| matches!(p, Packet::Publish(p) if p.topic == topic))
-            .await?
-        else {
-            return None;
+        let p = match self.held.iter().position(|p| p.topic == topic) {
+            Some(i) => self.held.remove(i),
+            None => match self
+                .wait(|p| matches!(p, Packet::Publish(p) if p.topic == topic))
+                .await?
+            {
+                Packet::Publish(p) => p,
+                _ => return None,
+            },
         };
         let ack = match p.qos {
             QoS::AtMostOnce => None,
@@ -228,6 +236,7 @@ impl Session {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.conn.next_event(left).await? {
                 Event::Packet(p) if want(&p) => return Some(p),
+                Event::Packet(Packet::Publish(p)) => self.held.push(p),
                 Event::Packet(_) => {}
                 Event::Closed(_) | Event::Malformed(..) => return None,
             }

@@ -226,3 +226,49 @@ async fn run_without_profile_skips_what_the_broker_lawfully_lacks() {
     assert!(stdout.contains("0 failed"), "{stdout}");
     assert!(stdout.contains("2 passed"), "{stdout}");
 }
+
+/// A broker that sends a new subscription's retained message before its SUBACK, as 3.8.4
+/// allows (ActiveMQ does, some of the time): the probe still finds retained messages.
+#[tokio::test]
+async fn retained_message_before_the_suback_is_found() {
+    let fake = crate::fake::Fake::start(|p| {
+        let subscribe = p.kind == 8 && p.body.len() > 4;
+        let n = if subscribe {
+            usize::from(u16::from_be_bytes([p.body[2], p.body[3]]))
+        } else {
+            0
+        };
+        let filter = p.body.get(4..4 + n).unwrap_or_default();
+        if !subscribe || !filter.ends_with(b"/retained") {
+            return crate::fake::Reply::Answer;
+        }
+        // PUBLISH QoS 0 RETAIN 1 on the filter's topic, then the SUBACK, in one write.
+        let payload = b"probe";
+        let len = u8::try_from(2 + filter.len() + payload.len()).expect("a short topic");
+        let mut out = vec![0x31, len];
+        out.extend(u16::try_from(filter.len()).unwrap().to_be_bytes());
+        out.extend(filter);
+        out.extend(payload);
+        out.extend([0x90, 0x03, p.body[0], p.body[1], 0x00]);
+        crate::fake::Reply::Send(out)
+    })
+    .await;
+    let endpoint = Endpoint {
+        target: Target::tcp(fake.addr),
+        credentials: None,
+        timeout: Duration::from_millis(500),
+    };
+    let only = [ProtocolVersion::V3_1_1];
+    let found = tokio::time::timeout(
+        Duration::from_secs(120),
+        probe::discover_only(&endpoint, &only),
+    )
+    .await
+    .expect("the probe stalled");
+    assert!(found.retain.value, "{}", found.retain.how);
+    assert!(
+        found.retain.how.contains("RETAIN 1"),
+        "{}",
+        found.retain.how
+    );
+}
