@@ -289,6 +289,11 @@ fn connack(d: &mut Diff<'_>, m: &ConnAckMatch, c: &mqtt_codec::ConnAck) {
     d.eq("session present", m.session_present, c.session_present);
     d.code(m.code, m.code_in.as_deref(), c.code);
     d.props(m.properties.as_ref(), &c.properties);
+    if let (Some(name), true) = (&m.capture_receive_maximum, d.lines.is_empty()) {
+        // 3.2.2.3.3: an absent Receive Maximum means 65,535.
+        let announced = c.properties.receive_maximum().unwrap_or(u16::MAX);
+        d.captures.insert(name.clone(), announced);
+    }
 }
 
 fn publish(d: &mut Diff<'_>, m: &PublishMatch, p: &mqtt_codec::Publish) {

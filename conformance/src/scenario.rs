@@ -71,6 +71,9 @@ pub struct ReferenceConfig {
     /// Highest topic alias a client may use (0: none).
     #[serde(default)]
     pub topic_alias_maximum: Option<u16>,
+    /// How many unacknowledged QoS 1/2 PUBLISH packets a 5.0 client may send (at least 1).
+    #[serde(default)]
+    pub receive_maximum: Option<u16>,
 }
 
 /// Statement ids by level. An id applies to every version of the scenario unless it ends in
@@ -447,8 +450,30 @@ pub struct Step {
     pub timeout: Option<Dur>,
     /// A note shown in failure messages.
     pub note: Option<String>,
+    /// Run the step several times in a row (to fill a limit the broker announced).
+    pub repeat: Option<Repeat>,
     /// What the step does.
     pub action: Action,
+}
+
+/// `repeat: { times: $rm, index: i, from: 2 }`: the step runs `times` times (a number, or a
+/// value captured earlier such as a CONNACK's Receive Maximum); each run stores its number,
+/// counting from `from`, under `index`, so that `id: $i` gives every PUBLISH its own id.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Repeat {
+    /// How many times: a number or `$name` of a captured value.
+    pub times: IdRef,
+    /// The capture name that holds the number of the current run.
+    #[serde(default)]
+    pub index: Option<String>,
+    /// The number of the first run (default 1).
+    #[serde(default = "first_run")]
+    pub from: u16,
+}
+
+const fn first_run() -> u16 {
+    1
 }
 
 /// What a step does.
@@ -507,6 +532,7 @@ const STEP_KEYS: &[&str] = &[
     "versions",
     "timeout",
     "note",
+    "repeat",
     "connect",
     "send",
     "send_hex",
@@ -530,9 +556,9 @@ const STEP_KEYS: &[&str] = &[
     "auth",
 ];
 
-/// Action keys (every step key after the four settings); the packet names are shorthand for
+/// Action keys (every step key after the five settings); the packet names are shorthand for
 /// `send: { <packet>: ... }`.
-const STEP_ACTIONS: &[&str] = STEP_KEYS.split_at(4).1;
+const STEP_ACTIONS: &[&str] = STEP_KEYS.split_at(5).1;
 
 impl<'de> Deserialize<'de> for Step {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -547,6 +573,7 @@ impl<'de> Deserialize<'de> for Step {
                 let mut versions = None;
                 let mut timeout = None;
                 let mut note = None;
+                let mut repeat = None;
                 let mut action: Option<Action> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     let new = match key.as_str() {
@@ -564,6 +591,10 @@ impl<'de> Deserialize<'de> for Step {
                         }
                         "note" => {
                             note = Some(map.next_value()?);
+                            continue;
+                        }
+                        "repeat" => {
+                            repeat = Some(map.next_value()?);
                             continue;
                         }
                         _ => read_action(&key, &mut map)?,
@@ -588,6 +619,7 @@ impl<'de> Deserialize<'de> for Step {
                     versions,
                     timeout,
                     note,
+                    repeat,
                     action,
                 })
             }
@@ -667,13 +699,17 @@ impl JsonSchema for Step {
             serde_json::to_value(g.subschema_for::<Dur>()).unwrap_or_default(),
         );
         props.insert("note".into(), serde_json::json!({"type": "string"}));
+        props.insert(
+            "repeat".into(),
+            serde_json::to_value(g.subschema_for::<Repeat>()).unwrap_or_default(),
+        );
         let mut one_of = Vec::new();
         for (key, schema) in actions {
             props.insert(key.into(), serde_json::to_value(schema).unwrap_or_default());
             one_of.push(serde_json::json!({ "required": [key] }));
         }
         json_schema!({
-            "description": "One step: `client`, an optional `versions` guard, `timeout`, `note`, and exactly one action key.",
+            "description": "One step: `client`, an optional `versions` guard, `timeout`, `note`, `repeat`, and exactly one action key.",
             "type": "object",
             "properties": props,
             "additionalProperties": false,
@@ -1187,6 +1223,10 @@ pub struct ConnAckMatch {
     /// broker refusing an unknown protocol level cannot tell which format the client reads.
     #[serde(default)]
     pub format: Option<Version>,
+    /// Store the Receive Maximum the CONNACK announces under this name (65,535 when absent,
+    /// 3.2.2.3.3), for a later `repeat: { times: $name }`.
+    #[serde(default)]
+    pub capture_receive_maximum: Option<String>,
 }
 
 /// What a PUBLISH must match.

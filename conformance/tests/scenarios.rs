@@ -76,6 +76,7 @@ fn main() {
             );
         }
     }
+    trials.extend(model_trials(&runtime, &settings, &exclusive));
     let conclusion = libtest_mimic::run(&args, trials);
     runtime.block_on(broker.shutdown());
     conclusion.exit();
@@ -147,6 +148,57 @@ fn run_one(
     }
 }
 
+/// A scenario that reads the broker's Receive Maximum from the CONNACK (`capture_receive_maximum`)
+/// and fills exactly that many slots (`repeat`), proven on reference brokers announcing
+/// different values; above the repeat cap it must be untestable, not passed.
+const ANY_LIMIT: &str = include_str!("model/receive-maximum-at-any-limit.yaml");
+
+fn model_trials(
+    runtime: &Arc<tokio::runtime::Runtime>,
+    settings: &Arc<Settings>,
+    exclusive: &Arc<RwLock<()>>,
+) -> Vec<Trial> {
+    let source = (
+        "model/receive-maximum-at-any-limit.yaml".to_owned(),
+        ANY_LIMIT.to_owned(),
+    );
+    let (mut parsed, problems) = corpus::parse_all(&[source]);
+    let Some(base) = parsed.pop().filter(|_| problems.is_empty()) else {
+        let message = format!("the model scenario does not load: {problems:?}");
+        return vec![Trial::test(
+            "model::receive-maximum-at-any-limit",
+            move || Err(Failed::from(message)),
+        )];
+    };
+    [1_u16, 20, 100, 2_000]
+        .into_iter()
+        .map(|maximum| {
+            let mut loaded = base.clone();
+            loaded.scenario.reference_config = Some(ReferenceConfig {
+                receive_maximum: Some(maximum),
+                ..ReferenceConfig::default()
+            });
+            let (runtime, settings, exclusive) = (
+                Arc::clone(runtime),
+                Arc::clone(settings),
+                Arc::clone(exclusive),
+            );
+            let name = format!("model::receive-maximum-at-any-limit@{maximum}");
+            Trial::test(name, move || {
+                let tag = format!("rm{maximum}");
+                let version = mqtt_conformance::scenario::Version::V5_0;
+                let result = run_one(&loaded, version, &tag, &runtime, &settings, &exclusive);
+                match (maximum > 1_000, result) {
+                    (false, result) => result,
+                    // Over the cap: run_one reports the untestable verdict as an error.
+                    (true, Err(e)) if format!("{e:?}").contains("untestable") => Ok(()),
+                    (true, other) => Err(format!("expected untestable, got {other:?}").into()),
+                }
+            })
+        })
+        .collect()
+}
+
 /// The default reference broker configuration with a scenario's `reference_config` applied.
 fn configured(wanted: &ReferenceConfig) -> Result<mqtt_reference_broker::Config, String> {
     let mut config = mqtt_reference_broker::Config::default();
@@ -160,6 +212,9 @@ fn configured(wanted: &ReferenceConfig) -> Result<mqtt_reference_broker::Config,
     }
     if let Some(maximum) = wanted.topic_alias_maximum {
         limits.topic_alias_maximum = maximum;
+    }
+    if let Some(maximum) = wanted.receive_maximum {
+        limits.receive_maximum = maximum.max(1);
     }
     Ok(config)
 }

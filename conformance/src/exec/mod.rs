@@ -20,7 +20,7 @@ use crate::error::HarnessError;
 use crate::judge::Mismatch;
 use crate::matcher::Captures;
 use crate::packets;
-use crate::scenario::{Action, PacketSpec, Scenario, Version, parse_hex};
+use crate::scenario::{Action, IdRef, PacketSpec, Scenario, Version, parse_hex};
 use crate::transport::Target;
 use crate::vars::{Names, Vars};
 
@@ -110,7 +110,7 @@ pub async fn execute(scenario: &Scenario, version: Version, tag: &str, s: &Setti
     };
     let mut verdict = Verdict::Pass;
     for p in plan::plan(scenario, version, s) {
-        if let Err(e) = run.planned(&p).await {
+        if let Err(e) = run.repeated(&p).await {
             verdict = match e {
                 StepError::Fail(f) => Verdict::Fail(f),
                 StepError::Mismatch(m) => Verdict::Fail(run.failure(&p, String::new(), m)),
@@ -170,7 +170,45 @@ struct Run<'a> {
     oversized: Option<String>,
 }
 
+/// The most times a `repeat` runs its step: a limit announced above it (65,535 for a Receive
+/// Maximum left out) would take a scenario minutes to fill, so it makes the scenario
+/// untestable instead.
+const REPEAT_MAX: u16 = 1_000;
+
 impl Run<'_> {
+    /// Runs step `p` once, or as many times as its `repeat` says, each run's number stored
+    /// under the repeat's `index`.
+    async fn repeated(&mut self, p: &Planned<'_>) -> Result<(), StepError> {
+        let Some(r) = &p.step.repeat else {
+            return self.planned(p).await;
+        };
+        let times = match &r.times {
+            IdRef::Literal(n) => *n,
+            IdRef::Captured(name) => *self
+                .captures
+                .get(name)
+                .ok_or_else(|| StepError::Harness(HarnessError::NotCaptured(name.clone())))?,
+        };
+        if times > REPEAT_MAX {
+            return Err(StepError::Untestable(format!(
+                "the step would run {times} times, more than the {REPEAT_MAX} a scenario sends"
+            )));
+        }
+        for k in 0..times {
+            if let Some(index) = &r.index {
+                let n = r.from.checked_add(k).ok_or_else(|| {
+                    StepError::Harness(HarnessError::Build(format!(
+                        "repeat: run {k} from {} passes 65,535",
+                        r.from
+                    )))
+                })?;
+                self.captures.insert(index.clone(), n);
+            }
+            self.planned(p).await?;
+        }
+        Ok(())
+    }
+
     /// Runs one planned step. An oversized packet fails the step that received it, whatever
     /// the step accepted (an `expect_closed` would otherwise take it for the close).
     async fn planned(&mut self, p: &Planned<'_>) -> Result<(), StepError> {
