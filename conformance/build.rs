@@ -5,12 +5,19 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    // Read at run time, not with `env!`: a build script compiled in one checkout and reused
+    // from a moved or copied target folder would otherwise embed the old checkout's corpus.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let root = Path::new(&manifest).join("../scenarios");
     println!("cargo:rerun-if-changed={}", root.display());
+    // A binary without its corpus would report "no scenario matches" for every run.
+    assert!(
+        root.is_dir(),
+        "the scenario corpus {} is missing",
+        root.display()
+    );
     let mut files = Vec::new();
-    if root.is_dir() {
-        walk(&root, &mut files);
-    }
+    walk(&root, &mut files);
     files.sort();
     let mut scenarios = String::new();
     let mut profiles = String::new();
