@@ -1,13 +1,15 @@
 //! Findings: what the fuzzer reports, and the files it writes for each: a scenario that
-//! replays the session (liveness findings), the raw transcript, `report.json` and a table.
+//! replays the session ([`super::reproducer`]), the raw transcript, `report.json` and a table.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use super::generate::Plan;
-use super::oracle::{Oracle, Violation};
+use super::oracle::{self, Oracle, Violation};
+use super::reproducer;
 use super::resources::Sample;
-use crate::client::{Entry, Transcript, hex};
+use super::session::Outcome;
+use crate::client::{Transcript, hex};
 use crate::error::Error;
 
 /// One distinct finding.
@@ -31,7 +33,8 @@ pub struct Finding {
     pub frames: Vec<String>,
     /// Whether replaying the minimised session alone reproduced the finding.
     pub reproduced: bool,
-    /// The scenario file, relative to the output folder (liveness findings only).
+    /// The reproducer scenario file, relative to the output folder (none for resource
+    /// findings, nor for protocol findings whose rule has no statement id).
     pub scenario: Option<String>,
     /// The transcript file, relative to the output folder.
     pub transcript: String,
@@ -76,53 +79,47 @@ impl Finding {
         }
     }
 
-    /// Writes the transcript and, for a liveness finding, the reproducer scenario.
-    pub fn write(&mut self, out: &Path, plan: &Plan, transcript: &[Entry]) -> Result<(), Error> {
+    /// Writes the transcript (of `outcome`, the session as replayed, when there is one) and
+    /// the reproducer scenario ([`reproducer`]): for a liveness finding always, for a protocol
+    /// finding when the oracle cites a statement; a resource finding's file says why it has none.
+    pub fn write(
+        &mut self,
+        out: &Path,
+        plan: &Plan,
+        outcome: Option<&Outcome>,
+    ) -> Result<(), Error> {
         let dir = out.join("findings");
         std::fs::create_dir_all(&dir).map_err(Error::write(&dir))?;
         let t = dir.join(format!("{}.transcript.txt", self.name));
-        std::fs::write(&t, Transcript::render(transcript)).map_err(Error::write(&t))?;
-        if self.oracle == Oracle::Liveness {
+        let transcript = match (self.oracle, outcome) {
+            (Oracle::Resources, _) => self.resource_note(),
+            (_, Some(o)) => Transcript::render(&o.transcript),
+            (_, None) => String::new(),
+        };
+        std::fs::write(&t, transcript).map_err(Error::write(&t))?;
+        let yaml = match (self.oracle, outcome) {
+            (Oracle::Liveness, _) => Some(reproducer::liveness(self, plan)),
+            (Oracle::Protocol, Some(o)) => oracle::check_at(plan, o)
+                .and_then(|(bad, _)| reproducer::protocol(self, plan, &o.events, bad)),
+            _ => None,
+        };
+        if let Some(yaml) = yaml {
             let s = dir.join(format!("{}.yaml", self.name));
-            std::fs::write(&s, self.scenario_yaml(plan)).map_err(Error::write(&s))?;
+            std::fs::write(&s, yaml).map_err(Error::write(&s))?;
             self.scenario = Some(format!("findings/{}.yaml", self.name));
         }
         Ok(())
     }
 
-    /// The reproducer: the session's frames as raw writes, then a fresh client that must get
-    /// CONNACK and PINGRESP. It fails on a broker the frames kill or wedge, and passes on one
-    /// that survives them, whatever it answered the frames.
-    fn scenario_yaml(&self, plan: &Plan) -> String {
-        let mut y = String::new();
-        let _ = writeln!(y, "id: {}", self.name);
-        let _ = writeln!(
-            y,
-            "title: The broker survives this {} session (found by mqtt-conformance fuzz) - a fresh client still gets CONNACK and PINGRESP.",
-            self.packet
-        );
-        let _ = writeln!(y, "statements:\n  must: [MQTT-3.12.4-1]");
-        let _ = writeln!(y, "versions: [{}]", self.version);
-        let _ = writeln!(y, "exclusive: true");
-        let detail = self.detail.replace('\n', " ");
-        let _ = writeln!(
-            y,
-            "notes: >\n  Session {} of the fuzz run, minimised from {} to {} frames. Found: {detail}",
-            self.session,
-            self.frames_found,
-            plan.frames.len()
-        );
-        let _ = writeln!(y, "steps:");
-        for f in &plan.frames {
-            let what = f.what.replace(['\n', '#'], " ");
-            let _ = writeln!(y, "  # {what}");
-            let _ = writeln!(y, "  - {{ client: fuzz, send_hex: \"{}\" }}", hex(&f.bytes));
-        }
-        y.push_str("  - { client: fuzz, wait: 300ms }\n");
-        y.push_str("  - { client: check, connect: {} }\n");
-        y.push_str("  - { client: check, pingreq: {} }\n");
-        y.push_str("  - { client: check, expect: { pingresp: {} } }\n");
-        y
+    /// What a resource finding's file holds instead of a transcript.
+    fn resource_note(&self) -> String {
+        format!(
+            "Resource finding: {}\n\nNo reproducer scenario: a scenario cannot express it (the runner \
+             does not read the broker's memory or descriptors, and the growth builds up over many \
+             sessions, not one). To see it again, rerun `mqtt-conformance fuzz` with the same \
+             --seed and --broker-pid (or --broker-cmd); it began with session {}.\n",
+            self.detail, self.session
+        )
     }
 }
 

@@ -17,6 +17,7 @@ pub mod generate;
 pub mod minimise;
 pub mod mutate;
 pub mod oracle;
+pub mod reproducer;
 pub mod resources;
 pub mod session;
 
@@ -250,7 +251,7 @@ impl Run<'_> {
                 self.keep(
                     Finding::new(&v, plan.frames.len(), &plan, false),
                     &plan,
-                    &[],
+                    None,
                 )
             }
             Err(gone) => {
@@ -304,7 +305,7 @@ impl Run<'_> {
             self.keep(
                 Finding::new(&v, plan.frames.len(), &plan, false),
                 &plan,
-                &[],
+                None,
             )?;
             self.report.stopped = Some(format!(
                 "the broker stopped answering ({why}) and there is no --broker-cmd to restart it"
@@ -328,7 +329,7 @@ impl Run<'_> {
         self.keep(
             Finding::new(&v, plan.frames.len(), &plan, false),
             &plan,
-            &[],
+            None,
         )
     }
 
@@ -345,27 +346,23 @@ impl Run<'_> {
         }
         let found = plan.frames.len();
         if !self.broker.restartable() && v.oracle == oracle::Oracle::Liveness {
-            return self.keep(
-                Finding::new(&v, found, &plan, false),
-                &plan,
-                &out.transcript,
-            );
+            return self.keep(Finding::new(&v, found, &plan, false), &plan, Some(&out));
         }
         let (small, kept) =
             minimise::minimise(&mut self.broker, plan.clone(), &v, MINIMISE_BUDGET).await?;
-        let (plan, v, transcript, reproduced) = match kept {
+        let (plan, v, outcome, reproduced) = match kept {
             // A liveness finding is named after the minimised session's last frame.
-            Some((kv, o)) => (small, kv, o.transcript, true),
+            Some((kv, o)) => (small, kv, o, true),
             // Nothing smaller reproduced it: confirm the whole session does.
             None => match minimise::replay(&mut self.broker, &plan).await? {
-                Some((_, o)) => (plan, v, o.transcript, true),
-                None => (plan, v, out.transcript, false),
+                Some((_, o)) => (plan, v, o, true),
+                None => (plan, v, out, false),
             },
         };
         self.keep(
             Finding::new(&v, found, &plan, reproduced),
             &plan,
-            &transcript,
+            Some(&outcome),
         )?;
         // The replays may have left the broker dead; the next round needs it alive.
         if self.broker.alive(plan.version).await.is_err() {
@@ -374,17 +371,18 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Adds `f` unless a finding with its key is known; writes its files ([`Finding::write`]).
     fn keep(
         &mut self,
         mut f: Finding,
         plan: &Plan,
-        transcript: &[crate::client::Entry],
+        outcome: Option<&Outcome>,
     ) -> Result<(), Error> {
         if let Some(known) = self.report.findings.iter_mut().find(|k| k.key() == f.key()) {
             known.hits += 1;
             return Ok(());
         }
-        f.write(&self.o.out, plan, transcript)?;
+        f.write(&self.o.out, plan, outcome)?;
         self.report.findings.push(f);
         Ok(())
     }

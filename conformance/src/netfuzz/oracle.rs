@@ -113,6 +113,11 @@ fn unshared(filter: &str) -> &str {
 
 /// The first protocol violation in a session, if any.
 pub fn check(plan: &Plan, outcome: &Outcome) -> Option<Violation> {
+    check_at(plan, outcome).map(|(_, v)| v)
+}
+
+/// The first protocol violation in a session with the index of the event that broke the rule.
+pub fn check_at(plan: &Plan, outcome: &Outcome) -> Option<(usize, Violation)> {
     if !plan.clean_connect {
         return None;
     }
@@ -127,13 +132,13 @@ pub fn check(plan: &Plan, outcome: &Outcome) -> Option<Violation> {
     };
     let mut decoder = Decoder::new(plan.version.protocol());
     let mut noted = 0;
-    for (after, event) in &outcome.events {
+    for (i, (after, event)) in outcome.events.iter().enumerate() {
         while noted < *after {
             j.used.note(&mut decoder, &plan.frames[noted].bytes);
             noted += 1;
         }
         if let Some(v) = j.event(event) {
-            return Some(v);
+            return Some((i, v));
         }
     }
     None
@@ -212,10 +217,19 @@ impl Judge {
     /// Acks must answer an id the client used; a PUBLISH must match a subscription.
     fn ack_or_publish(&mut self, p: &Packet) -> Option<Violation> {
         let u = &self.used;
+        // MQTT-2.3.1-6 (3.1.1) / MQTT-2.2.1-5 (5.0): an ack repeats the id of the flow it
+        // belongs to; MQTT-2.3.1-7 / MQTT-2.2.1-6: SUBACK and UNSUBACK copy the request's id.
+        let v5 = self.v5;
         let unknown = |t: PacketType, id: u16, what: &str| {
+            let rule = match (t, v5) {
+                (PacketType::SubAck | PacketType::UnsubAck, false) => "MQTT-2.3.1-7",
+                (PacketType::SubAck | PacketType::UnsubAck, true) => "MQTT-2.2.1-6",
+                (_, false) => "MQTT-2.3.1-6",
+                (_, true) => "MQTT-2.2.1-5",
+            };
             protocol(
                 t.to_string(),
-                format!("{t} for packet id {id}, but the client sent no {what} with it"),
+                format!("{t} for packet id {id}, but the client sent no {what} with it ({rule})"),
             )
         };
         match p {
@@ -276,7 +290,7 @@ impl Judge {
             oracle: Oracle::Protocol,
             packet: "PUBLISH".into(),
             detail: format!(
-                "PUBLISH on `{topic}`, which no filter this connection subscribed to matches (a server sends PUBLISH only for a matching subscription, sections 3.3 and 4.7)"
+                "PUBLISH on `{topic}`, which no filter this connection subscribed to matches (a server sends PUBLISH only for a matching subscription, matched exactly: MQTT-4.7.3-4)"
             ),
         })
     }

@@ -9,6 +9,7 @@ mod isolation;
 mod junit;
 mod lawful;
 mod netfuzz;
+mod netfuzz_protocol;
 mod probe;
 mod runs;
 mod support;
