@@ -99,6 +99,11 @@ impl Launch {
 }
 
 impl Process {
+    /// Its process group (every process the command started is in it).
+    pub fn group(&self) -> u32 {
+        self.pgid
+    }
+
     /// Whether the process has exited, and how.
     pub fn exited(&mut self) -> Option<String> {
         match self.child.try_wait() {

@@ -72,6 +72,11 @@ impl Broker {
         }
     }
 
+    /// The process group of the broker the fuzzer started (it changes with each restart).
+    pub fn group(&self) -> Option<u32> {
+        self.process.as_ref().map(Process::group)
+    }
+
     /// The time a connection may take to open.
     pub fn connect_timeout(&self) -> Duration {
         self.settings.step_timeout

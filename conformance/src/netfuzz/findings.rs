@@ -144,7 +144,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Why the run ended early, if it did.
     pub stopped: Option<String>,
-    /// With `--broker-pid`: the broker's first and peak readings.
+    /// With `--broker-pid` or `--broker-cmd`: the broker's first and peak readings (first of
+    /// the process now running, peaks over every restart).
     pub resources: Option<(Sample, Sample)>,
     /// Why the resource oracle stopped, if it did (the process went away).
     pub resources_note: Option<String>,

@@ -4,7 +4,8 @@
 //! ([`corpus`]) mutated field by field ([`fields`])) run against the broker in rounds of
 //! `--jobs` at once ([`session`]); the protocol oracle judges what the broker sends back
 //! ([`oracle`]) and after each round a fresh client must get CONNACK and PINGRESP
-//! ([`broker`]); with `--broker-pid` its memory and descriptors are watched ([`resources`]).
+//! ([`broker`]); its memory and descriptors are watched ([`resources`]): the process of
+//! `--broker-pid`, or the one `--broker-cmd` started.
 //! Each distinct finding is replayed alone, shrunk ([`minimise`]) and written as
 //! a reproducer ([`findings`]). Everything is determined by the seed, but not what the broker
 //! does with it.
@@ -35,6 +36,7 @@ use corpus::Recorded;
 use findings::{Finding, Report};
 use generate::Plan;
 use oracle::Violation;
+use resources::{Resources, Watched};
 use session::Outcome;
 
 /// Replays one finding may use for minimisation.
@@ -61,7 +63,8 @@ pub struct Options {
     pub step_timeout: Duration,
     /// Recorded transcripts (`run --record DIR`) to mutate as a third packet source.
     pub corpus: Option<PathBuf>,
-    /// The broker's process id, for the resource oracle.
+    /// The broker's process id, for the resource oracle (an external broker; with
+    /// `--broker-cmd` the started process is watched without it).
     pub broker_pid: Option<u32>,
 }
 
@@ -146,9 +149,12 @@ pub async fn fuzz(o: &Options, progress: &dyn Fn(&Progress)) -> Result<Report, E
         Some(dir) => corpus::load(dir, &versions)?,
         None => Vec::new(),
     };
-    let resources = match o.broker_pid {
-        Some(pid) => Some(resources::Resources::watch(pid).map_err(Error::Usage)?),
-        None => None,
+    // An external broker by its pid; else the one started here, by its process group.
+    let resources = match (o.broker_pid, broker.group()) {
+        (Some(pid), _) => Some(Resources::watch(Watched::Pid(pid)).map_err(Error::Usage)?),
+        // Without `/proc` (not Linux) the started broker is fuzzed without this oracle.
+        (None, Some(group)) => Resources::watch(Watched::Group(group)).ok(),
+        (None, None) => None,
     };
     let mut run = Run {
         o,
@@ -226,13 +232,21 @@ impl Run<'_> {
         }
     }
 
-    /// After a round (its sessions closed): the resource oracle, with `--broker-pid`. A
-    /// process gone (restarted under another pid) ends the watching, noted in the report.
+    /// After a round (its sessions closed): the resource oracle. A broker restarted by
+    /// `--broker-cmd` is followed to its new process group; a `--broker-pid` process gone ends
+    /// the watching, noted in the report.
     async fn resources(&mut self, plans: &[Plan]) -> Result<(), Error> {
         let Some(r) = &mut self.resources else {
             return Ok(());
         };
-        let verdict = r.check().await;
+        let verdict = match (r.watched(), self.broker.group()) {
+            (Watched::Group(old), Some(now)) if old != now => r.follow(Watched::Group(now)),
+            _ => Ok(()),
+        };
+        let verdict = match verdict {
+            Ok(()) => r.check().await,
+            Err(gone) => Err(gone),
+        };
         self.report.resources = Some((r.baseline, r.peak));
         match verdict {
             Ok(None) => Ok(()),
@@ -245,9 +259,7 @@ impl Run<'_> {
                 };
                 // Reported once: the baseline moves up to what stayed, so only further
                 // growth past the thresholds is reported again.
-                if let Ok(now) = resources::Resources::watch(self.o.broker_pid.unwrap_or(0)) {
-                    r.baseline = now.baseline;
-                }
+                let _ = r.rebase();
                 self.keep(
                     Finding::new(&v, plan.frames.len(), &plan, false),
                     &plan,

@@ -23,7 +23,7 @@ pub enum Oracle {
     Liveness,
     /// The broker sent a malformed or illegal packet.
     Protocol,
-    /// The broker's memory or file descriptors grew and stayed so (`--broker-pid`).
+    /// The broker's memory or file descriptors grew and stayed so ([`super::resources`]).
     Resources,
 }
 

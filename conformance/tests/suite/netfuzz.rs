@@ -1,6 +1,7 @@
 //! `mqtt-conformance fuzz` against the reference broker with its planted crash armed (feature
 //! `planted-bug`, a dev-dependency feature): the fuzzer finds it, restarting the broker, and
-//! the reproducer scenario it writes fails on that broker and passes on the normal one. And
+//! the reproducer scenario it writes fails on that broker and passes on the normal one, while
+//! the resource oracle follows the restarted process. And
 //! against the normal broker: recorded sessions replayed, the process watched, no finding.
 
 use std::net::TcpListener;
@@ -102,6 +103,15 @@ fn fuzz_finds_the_planted_crash_and_writes_a_reproducer() {
     let said = text(&fuzz);
     assert_eq!(fuzz.status.code(), Some(1), "{said}");
     assert!(said.contains("liveness"), "{said}");
+    // The resource oracle watches the started broker, and follows it through its restarts.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert!(report["restarts"].as_u64().unwrap() > 0, "{report:#}");
+    assert!(
+        report["resources"][0]["rss_kib"].as_u64().unwrap() > 0,
+        "{report:#}"
+    );
+    assert!(report["resources_note"].is_null(), "{report:#}");
     let scenario = liveness_scenario(&out);
     let yaml = std::fs::read_to_string(&scenario).unwrap();
     assert!(yaml.contains("send_hex"), "{yaml}");
