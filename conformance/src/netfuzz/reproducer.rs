@@ -70,9 +70,11 @@ pub fn liveness(f: &Finding, plan: &Plan) -> String {
 /// The protocol reproducer for the violation at `events[bad]`: the frames written before it
 /// arrived, each followed by the packets the broker lawfully sent after it (matched by type,
 /// and id for acks), then quiet: the bad packet arriving fails the scenario. A broker that
-/// closes the connection instead leaves the statement unchecked (a skip, not a pass). `None`
+/// closes the connection instead leaves the statement unchecked (a skip, not a pass). The
+/// PUBLISHes before it are optional (a correct broker in another state may send none). `None`
 /// when the violation names no statement of the catalogue, or the broker sent something
-/// before it that a scenario cannot expect (bytes the codec rejects).
+/// before it that a scenario cannot expect (bytes the codec rejects, a topic that cannot be
+/// written plainly).
 pub fn protocol(f: &Finding, plan: &Plan, events: &[(usize, Event)], bad: usize) -> Option<String> {
     let statement = statement(&f.detail)?;
     let (upto, _) = events.get(bad)?;
@@ -83,9 +85,34 @@ pub fn protocol(f: &Finding, plan: &Plan, events: &[(usize, Event)], bad: usize)
     let mut y = header(f, plan, &title, statement);
     for (i, frame) in plan.frames.iter().enumerate().take(*upto) {
         send(&mut y, frame);
-        for (after, event) in &events[..bad] {
-            if *after == i + 1 {
+        let answers: Vec<&Event> = events[..bad]
+            .iter()
+            .filter(|(after, _)| *after == i + 1)
+            .map(|(_, e)| e)
+            .collect();
+        let publishes = answers.iter().any(|e| publish_topic(e).is_some());
+        if !publishes {
+            for event in answers {
                 let _ = writeln!(y, "  - {{ client: fuzz, expect: {} }}", expect(event)?);
+            }
+            continue;
+        }
+        // Deliveries depend on what other sessions left in the broker (retained messages,
+        // sessions): each is optional, held to its exact topic so the bad packet cannot pass
+        // for one of them.
+        y.push_str("  - client: fuzz\n    expect_unordered:\n      packets:\n");
+        for event in answers {
+            match publish_topic(event) {
+                Some(topic) => {
+                    let topic = plain(topic)?;
+                    let _ = writeln!(
+                        y,
+                        "        - {{ expect: {{ publish: {{ topic: \"{topic}\" }} }}, optional: true }}"
+                    );
+                }
+                None => {
+                    let _ = writeln!(y, "        - {{ expect: {} }}", expect(event)?);
+                }
             }
         }
     }
@@ -119,6 +146,24 @@ fn statement(detail: &str) -> Option<&str> {
     Some(rest[..end].trim_end_matches(['.', '-']))
 }
 
+/// The topic of a PUBLISH event.
+fn publish_topic(event: &Event) -> Option<&str> {
+    match event {
+        Event::Packet(Packet::Publish(p)) => Some(&p.topic),
+        _ => None,
+    }
+}
+
+/// A topic that can stand in a double-quoted YAML string as it is: not empty (an alias),
+/// printable, without quotes, backslashes or the braces of scenario variables.
+fn plain(topic: &str) -> Option<&str> {
+    let ok = !topic.is_empty()
+        && topic
+            .chars()
+            .all(|c| !c.is_control() && !matches!(c, '"' | '\\' | '{' | '}'));
+    ok.then_some(topic)
+}
+
 /// The expectation matching a packet the broker sent: its type, and its id for acks.
 fn expect(event: &Event) -> Option<String> {
     let Event::Packet(p) = event else {
@@ -142,7 +187,86 @@ fn expect(event: &Event) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::statement;
+    use mqtt_codec::{Connect, PubAck, Publish, QoS, ReasonCode, SubAck, Subscribe, Subscription};
+
+    use super::*;
+    use crate::netfuzz::generate::Frame;
+    use crate::netfuzz::oracle::{Oracle, Violation};
+    use crate::scenario::{Scenario, Version, validate};
+
+    fn frame(p: Packet) -> Frame {
+        Frame {
+            bytes: p.to_bytes(Version::V3_1_1.protocol()).unwrap().to_vec(),
+            what: String::new(),
+        }
+    }
+
+    /// A retained PUBLISH came before the bad PUBACK: it is optional and held to its topic,
+    /// and the scenario is valid.
+    #[test]
+    fn publishes_before_the_bad_packet_are_optional_and_exact() {
+        let subscribe = Packet::Subscribe(Subscribe {
+            packet_id: 1,
+            properties: Default::default(),
+            filters: vec![Subscription {
+                filter: "a/#".into(),
+                options: mqtt_codec::SubscriptionOptions::qos(QoS::AtMostOnce),
+            }],
+        });
+        let plan = Plan {
+            version: Version::V3_1_1,
+            index: 3,
+            frames: vec![
+                frame(Connect::new(Version::V3_1_1.protocol(), "c").into()),
+                frame(subscribe),
+            ],
+            clean_connect: true,
+            recorded: false,
+        };
+        let mut retained = Publish::new("a/b", "x");
+        retained.retain = true;
+        let events = vec![
+            (
+                1,
+                Event::Packet(Packet::ConnAck(mqtt_codec::ConnAck::new(
+                    false,
+                    ReasonCode(0),
+                ))),
+            ),
+            (
+                2,
+                Event::Packet(Packet::SubAck(SubAck {
+                    packet_id: 1,
+                    properties: Default::default(),
+                    codes: vec![ReasonCode(0)],
+                })),
+            ),
+            (2, Event::Packet(Packet::Publish(retained))),
+            (2, Event::Packet(Packet::PubAck(PubAck::new(9)))),
+        ];
+        let v = Violation {
+            oracle: Oracle::Protocol,
+            packet: "PUBACK".into(),
+            detail: "PUBACK for packet id 9 (MQTT-2.3.1-6)".into(),
+        };
+        let f = Finding::new(&v, 2, &plan, true);
+        let yaml = protocol(&f, &plan, &events, 3).unwrap();
+        assert!(
+            yaml.contains("{ expect: { publish: { topic: \"a/b\" } }, optional: true }"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("{ expect: { suback: { id: 1 } } }"), "{yaml}");
+        let s: Scenario = crate::corpus::from_yaml(&yaml).unwrap();
+        assert!(validate(&s).is_empty(), "{:?}\n{yaml}", validate(&s));
+    }
+
+    #[test]
+    fn only_plain_topics_are_written() {
+        assert_eq!(super::plain("a/é"), Some("a/é"));
+        for bad in ["", "a\"b", "{t}", "a\\b", "a\nb"] {
+            assert_eq!(super::plain(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn the_cited_statement_is_read_off_the_detail() {
