@@ -327,19 +327,19 @@ mod tests {
     fn catalogue_server_wire_testable_counts() {
         assert_eq!(
             count(CatalogueVersion::V3_1_1, Statement::is_server_wire_testable),
-            86
+            85
         );
         assert_eq!(
             count(CatalogueVersion::V5_0, Statement::is_server_wire_testable),
-            169
+            168
         );
     }
 
     #[test]
     fn catalogue_extended_counts_add_partial_server_rows() {
         let extended = |s: &Statement| s.is_server_wire_testable() || s.is_server_partial();
-        assert_eq!(count(CatalogueVersion::V3_1_1, extended), 104);
-        assert_eq!(count(CatalogueVersion::V5_0, extended), 199);
+        assert_eq!(count(CatalogueVersion::V3_1_1, extended), 103);
+        assert_eq!(count(CatalogueVersion::V5_0, extended), 198);
     }
 
     #[test]
