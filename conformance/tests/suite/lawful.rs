@@ -14,8 +14,8 @@ use mqtt_conformance::corpus;
 use mqtt_conformance::runner::{self, Outcome};
 use mqtt_conformance::transport::Target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use crate::support::{options, reference};
@@ -290,26 +290,12 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Starts the relay in front of `broker`.
-async fn start(broker: SocketAddr) -> (SocketAddr, Arc<Choices>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let choices = Arc::new(Choices::default());
-    let shared = choices.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            tokio::spawn(relay(client, broker, shared.clone()));
-        }
-    });
-    (addr, choices)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_corpus_passes_a_broker_taking_every_lawful_choice() {
     let broker = mqtt_reference_broker::start(mqtt_reference_broker::Config::default())
         .await
         .unwrap();
-    let (addr, choices) = start(broker.tcp_addr()).await;
+    let (addr, choices) = crate::support::start_relay(broker.tcp_addr(), relay).await;
     let (corpus, problems) = corpus::parse_all(&corpus::embedded_sources());
     assert!(problems.is_empty(), "{problems:?}");
     let mut opts = options(Target::tcp(addr), Duration::from_secs(3));

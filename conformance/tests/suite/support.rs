@@ -98,3 +98,26 @@ pub(crate) fn redact(text: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// Listens on a free loopback port and hands each client to `relay` together with `broker`
+/// and the shared record `S` the relay keeps; returns the address and that record.
+pub(crate) async fn start_relay<S, F, Fut>(
+    broker: std::net::SocketAddr,
+    relay: F,
+) -> (std::net::SocketAddr, std::sync::Arc<S>)
+where
+    S: Default + Send + Sync + 'static,
+    F: Fn(tokio::net::TcpStream, std::net::SocketAddr, std::sync::Arc<S>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let record = std::sync::Arc::new(S::default());
+    let shared = record.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(relay(client, broker, shared.clone()));
+        }
+    });
+    (addr, record)
+}

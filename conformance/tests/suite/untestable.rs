@@ -15,8 +15,8 @@ use mqtt_conformance::report;
 use mqtt_conformance::runner::{self, Outcome};
 use mqtt_conformance::transport::Target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::{options, reference};
 
@@ -153,19 +153,6 @@ async fn relay(client: TcpStream, broker: SocketAddr, seen: Arc<Refusals>) {
     let _ = to_client.shutdown().await;
 }
 
-async fn start(broker: SocketAddr) -> (SocketAddr, Arc<Refusals>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen = Arc::new(Refusals::default());
-    let shared = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            tokio::spawn(relay(client, broker, shared.clone()));
-        }
-    });
-    (addr, seen)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lawful_refusal_is_untestable_not_pass_or_fail() {
     const IDS: [&str; 3] = [
@@ -176,7 +163,7 @@ async fn a_lawful_refusal_is_untestable_not_pass_or_fail() {
     let broker = mqtt_reference_broker::start(mqtt_reference_broker::Config::default())
         .await
         .unwrap();
-    let (addr, seen) = start(broker.tcp_addr()).await;
+    let (addr, seen) = crate::support::start_relay(broker.tcp_addr(), relay).await;
     let (mut corpus, problems) = corpus::parse_all(&corpus::embedded_sources());
     assert!(problems.is_empty(), "{problems:?}");
     corpus.retain(|l| IDS.contains(&l.scenario.id.as_str()));
