@@ -499,6 +499,7 @@ fn list(args: &ListArgs) -> Result<i32, Error> {
                     "versions": s.versions,
                     "requires": s.requires.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
                     "exclusive": s.exclusive,
+                    "fixed_topics": s.fixed_topics,
                     "statements": s.statements.all().map(|(lvl, id)| serde_json::json!({"id": id, "level": lvl.as_str()})).collect::<Vec<_>>(),
                 })
             })
@@ -547,6 +548,12 @@ fn explain(args: &ExplainArgs) -> Result<i32, Error> {
     }
     if s.exclusive {
         let _ = writeln!(out, "exclusive: runs alone");
+    }
+    if s.fixed_topics {
+        let _ = writeln!(
+            out,
+            "fixed topics: never runs alongside another scenario with fixed topics"
+        );
     }
     let _ = writeln!(out, "\nstatements:");
     for v in &s.versions {

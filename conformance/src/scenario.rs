@@ -40,6 +40,12 @@ pub struct Scenario {
     /// or changes broker-wide state) and runs alone.
     #[serde(default)]
     pub exclusive: bool,
+    /// The scenario uses fixed topics outside `{t}` (raw bytes cannot hold the run's prefix).
+    /// It runs alongside scenarios that keep to `{t}`, but never at the same time as another
+    /// scenario with fixed topics (its own other versions and repeats included) nor an
+    /// exclusive one, so two runs never see each other's messages on a fixed topic.
+    #[serde(default)]
+    pub fixed_topics: bool,
     /// Optional declaration of the clients used. Clients not listed here are created on first
     /// use with default settings.
     #[serde(default)]

@@ -91,8 +91,9 @@ fn run_one(
     exclusive: &RwLock<()>,
 ) -> Result<(), Failed> {
     let scenario = &loaded.scenario;
-    // A poisoned lock only means another test panicked; the broker is still usable.
-    let _guard = if scenario.exclusive {
+    // A poisoned lock only means another test panicked; the broker is still usable. Fixed
+    // topics run alone here too: simpler than the runner's own lock for them, and as safe.
+    let _guard = if scenario.exclusive || scenario.fixed_topics {
         Guard::Write(exclusive.write().unwrap_or_else(|e| e.into_inner()))
     } else {
         Guard::Read(exclusive.read().unwrap_or_else(|e| e.into_inner()))

@@ -29,9 +29,10 @@ pub(super) struct Plan {
 }
 
 /// Jobs for every selected scenario and version the profile and broker allow, ordered by
-/// `seed`: exclusive scenarios first, so none waits for the whole run to drain; then the
-/// others longest first, so the slow timers (keep alive, expiry, will delay) overlap the
-/// rest.
+/// `seed`: exclusive scenarios first, so none waits for the whole run to drain; then those
+/// with fixed topics, which run one at a time, so their chain starts early and overlaps the
+/// rest; then the others longest first, so the slow timers (keep alive, expiry, will delay)
+/// overlap the rest.
 pub(super) fn plan(
     corpus: &[Loaded],
     profile: &Profile,
@@ -70,6 +71,7 @@ pub(super) fn plan(
         let s = &corpus[j.idx].scenario;
         (
             !s.exclusive,
+            !s.fixed_topics,
             std::cmp::Reverse(overall_limit(s, &opts.settings)),
         )
     });

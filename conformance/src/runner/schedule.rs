@@ -37,6 +37,8 @@ struct Context {
     permits: Semaphore,
     /// Exclusive scenarios take the write side: they run while nothing else does.
     exclusive: RwLock<()>,
+    /// Scenarios with fixed topics take it: one at a time, alongside the others.
+    fixed: tokio::sync::Mutex<()>,
     progress: indicatif::ProgressBar,
 }
 
@@ -56,6 +58,7 @@ pub(super) async fn execute(
         state: Arc::new(Shared::default()),
         permits: Semaphore::new(parallel.max(1)),
         exclusive: RwLock::new(()),
+        fixed: tokio::sync::Mutex::new(()),
         progress: progress.clone(),
     });
     let handles: Vec<_> = jobs
@@ -83,6 +86,12 @@ async fn run_job(cx: Arc<Context>, job: Job) -> ((usize, Version), Attempt) {
     } else {
         _read = cx.exclusive.read().await;
     }
+    // Taken before the permit, so a scenario waiting for its fixed topics holds no permit.
+    let _fixed = if l.scenario.fixed_topics {
+        Some(cx.fixed.lock().await)
+    } else {
+        None
+    };
     let _permit = cx.permits.acquire().await;
     let name = Suspect {
         id: l.scenario.id.clone(),

@@ -231,3 +231,38 @@ async fn websocket_transport_runs_scenarios() {
         assert_eq!(r.outcome, Outcome::Pass, "{r:?}");
     }
 }
+
+/// Every run of this scenario uses the same fixed topic, and fails if it sees another run's
+/// message there: it passes only if no two runs overlap.
+const FIXED: &str = r#"
+id: fixed
+title: Two runs of a scenario with a fixed topic never overlap.
+statements: { must: [MQTT-3.3.4-1] }
+versions: [3.1.1, 5.0]
+fixed_topics: true
+steps:
+  - { client: a, connect: {} }
+  - { client: a, subscribe: { id: 1, filters: [{ topic: "mqtt-conformance/fixed-test", qos: 0 }] } }
+  - { client: a, expect: { suback: { id: 1, codes: [0] } } }
+  - { client: a, publish: { topic: "mqtt-conformance/fixed-test", payload: mine } }
+  - { client: a, expect: { publish: { topic: "mqtt-conformance/fixed-test", payload: mine } } }
+  - { client: a, expect_nothing: 100ms }
+"#;
+
+#[tokio::test]
+async fn scenarios_with_fixed_topics_never_run_at_the_same_time() {
+    let broker = start().await;
+    let dir = scenario_dir(&[("fixed.yaml", FIXED)]);
+    let mut opts = options(Target::tcp(broker.tcp_addr()), Duration::from_secs(2));
+    opts.jobs = 16;
+    opts.repeat = 4;
+    let report = run_with(&dir, &reference(), &opts).await.unwrap();
+    broker.shutdown().await;
+    let bad: Vec<String> = report
+        .results
+        .iter()
+        .filter(|r| r.outcome != Outcome::Pass)
+        .map(|r| format!("{} [{}]: {:?} {}", r.id, r.version, r.outcome, r.message))
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
