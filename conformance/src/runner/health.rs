@@ -42,10 +42,11 @@ pub(super) async fn probe_versions(
                 if let (true, Some(p)) = (v.is_v5(), &h.props) {
                     found.warnings.extend(profile.check_connack(p));
                 }
-                if !h.pingresp {
+                if !matches!(h.pong, Pong::Answered) {
                     found.warnings.push(format!(
-                        "MQTT {v}: the broker does not answer PINGREQ; scenarios that use a \
-                         PINGREQ barrier report that they could not check"
+                        "MQTT {v}: {}; scenarios that use a PINGREQ barrier report that they \
+                         could not check",
+                        h.pong.text()
                     ));
                 }
                 found.offered.push(v);
@@ -111,8 +112,11 @@ pub(super) async fn alive(settings: &Settings, v: Version, redirects: bool) -> b
 /// `v`; why not, when not.
 pub(crate) async fn responsive(settings: &Settings, v: Version) -> Result<(), String> {
     match health(settings, v, true, true).await {
-        Ok(h) if h.pingresp => Ok(()),
-        Ok(_) => Err(format!("MQTT {v}: no PINGRESP to a PINGREQ")),
+        Ok(Health {
+            pong: Pong::Answered,
+            ..
+        }) => Ok(()),
+        Ok(h) => Err(format!("MQTT {v}: {}", h.pong.text())),
         Err(e) => Err(e.text().to_owned()),
     }
 }
@@ -168,10 +172,60 @@ impl HealthError {
     }
 }
 
-/// What a health check learned: the 5.0 CONNACK properties, and whether a PINGREQ was answered.
+/// What a health check learned: the 5.0 CONNACK properties, and how a PINGREQ was answered.
 struct Health {
     props: Option<mqtt_codec::Properties>,
-    pingresp: bool,
+    pong: Pong,
+}
+
+/// The answer to the health check's PINGREQ.
+enum Pong {
+    /// A PINGRESP (possibly after other packets), or no PINGREQ was sent.
+    Answered,
+    /// Neither a PINGRESP nor anything else within the step timeout.
+    Silent,
+    /// No PINGRESP; the connection carried this instead (a close, bytes that do not decode,
+    /// or packets a fresh client never asked for, such as a PUBLISH without a subscription).
+    Instead(String),
+}
+
+impl Pong {
+    fn text(&self) -> String {
+        match self {
+            Self::Answered => "PINGREQ answered".into(),
+            Self::Silent => "no answer to a PINGREQ".into(),
+            Self::Instead(what) => format!("no PINGRESP to a PINGREQ; instead {what}"),
+        }
+    }
+}
+
+/// Reads until the PINGRESP, at most a few packets and one step timeout: a broker may have
+/// other packets on the way to a fresh client (wrongly, but the liveness question is only
+/// whether it answers), and telling silence from them names the fault right.
+async fn pong(c: &mut Connection, timeout: std::time::Duration) -> Pong {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut seen: Vec<String> = Vec::new();
+    while seen.len() < 8 {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match c.next_event(left).await {
+            Some(Event::Packet(Packet::PingResp)) => return Pong::Answered,
+            Some(Event::Packet(p)) => seen.push(crate::client::summary(&p)),
+            Some(Event::Malformed(why, _)) => {
+                seen.push(format!("bytes that do not decode ({why})"));
+                break;
+            }
+            Some(Event::Closed(why)) => {
+                seen.push(format!("the connection closed ({why})"));
+                break;
+            }
+            None => break,
+        }
+    }
+    if seen.is_empty() {
+        Pong::Silent
+    } else {
+        Pong::Instead(seen.join(", "))
+    }
 }
 
 /// Connect, CONNACK, then (with `ping`) PINGREQ, PINGRESP; DISCONNECT. Reachable means a
@@ -209,16 +263,15 @@ async fn health(
         None => {
             return Ok(Health {
                 props: None,
-                pingresp: true,
+                pong: Pong::Answered,
             });
         }
     };
-    let pingresp = !ping || {
+    let pong = if ping {
         let _ = c.send_packet(&Packet::PingReq).await;
-        matches!(
-            c.next_event(s.step_timeout).await,
-            Some(Event::Packet(Packet::PingResp))
-        )
+        pong(&mut c, s.step_timeout).await
+    } else {
+        Pong::Answered
     };
     let _ = c
         .send_packet(&Packet::Disconnect(mqtt_codec::Disconnect::default()))
@@ -226,7 +279,7 @@ async fn health(
     c.close().await;
     Ok(Health {
         props: Some(props),
-        pingresp,
+        pong,
     })
 }
 

@@ -345,9 +345,35 @@ async fn a_broker_that_never_answers_pingreq_is_reachable_and_reported() {
         report
             .warnings
             .iter()
-            .any(|w| w.contains("does not answer PINGREQ")),
+            .any(|w| w.contains("no answer to a PINGREQ")),
         "{:?}",
         report.warnings
+    );
+}
+
+#[tokio::test]
+async fn a_pingreq_answered_with_something_else_is_told_from_silence() {
+    // A 3.1.1 QoS 0 PUBLISH on topic `x` that nobody subscribed to, instead of the PINGRESP.
+    let fake = Fake::start(|p| match p.kind {
+        12 => Reply::Send(vec![0x30, 0x04, 0x00, 0x01, b'x', b'y']),
+        _ => Reply::Answer,
+    })
+    .await;
+    let report = run_files(
+        &[("t/puback.yaml", PUBACKED)],
+        &fake,
+        &Profile::permissive(),
+        1.0,
+    )
+    .await;
+    let warning = report
+        .warnings
+        .iter()
+        .find(|w| w.contains("MQTT 3.1.1") && w.contains("PINGREQ"));
+    let warning = warning.unwrap_or_else(|| panic!("{:?}", report.warnings));
+    assert!(
+        warning.contains("no PINGRESP to a PINGREQ; instead PUBLISH"),
+        "{warning}"
     );
 }
 
