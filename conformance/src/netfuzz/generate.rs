@@ -99,7 +99,7 @@ pub fn session(seed: u64, index: u64, version: Version, client_id: &str) -> Plan
     for _ in 0..1 + rng.below(8) {
         if let Some(mut f) = packet(&mut rng, version) {
             if rng.chance(1, 5) {
-                mutate::bytes(&mut rng, &mut f);
+                mutate::bytes(&mut rng, &mut f, version.protocol());
             }
             frames.push(f);
         }
@@ -141,7 +141,7 @@ pub fn recorded(seed: u64, index: u64, rec: &Recorded, client_id: &str) -> Plan 
         // Only an unchanged CONNECT sent first lets the oracle judge the replies.
         clean_connect |= i == 0 && !mutated;
         if i > 0 && rng.chance(1, 10) {
-            mutate::bytes(&mut rng, &mut f);
+            mutate::bytes(&mut rng, &mut f, v.protocol());
         }
         frames.push(f);
     }
@@ -180,7 +180,7 @@ fn connect(rng: &mut Rng, v: Version, client_id: &str) -> (Frame, bool) {
         }
     };
     if rng.chance(1, 20) {
-        mutate::bytes(rng, &mut frame);
+        mutate::bytes(rng, &mut frame, v.protocol());
         return (frame, false);
     }
     (frame, clean)
