@@ -48,6 +48,7 @@ fn main() {
     // Exclusive scenarios take the write side: they run while nothing else does.
     let exclusive = Arc::new(RwLock::new(()));
 
+    let models = model_trials(&corpus, &runtime, &settings, &exclusive);
     let mut trials: Vec<Trial> = problems
         .into_iter()
         .map(|p| {
@@ -76,7 +77,7 @@ fn main() {
             );
         }
     }
-    trials.extend(model_trials(&runtime, &settings, &exclusive));
+    trials.extend(models);
     let conclusion = libtest_mimic::run(&args, trials);
     runtime.block_on(broker.shutdown());
     conclusion.exit();
@@ -149,27 +150,22 @@ fn run_one(
     }
 }
 
-/// A scenario that reads the broker's Receive Maximum from the CONNACK (`capture_receive_maximum`)
-/// and fills exactly that many slots (`repeat`), proven on reference brokers announcing
-/// different values; above the repeat cap it must be untestable, not passed.
-const ANY_LIMIT: &str = include_str!("model/receive-maximum-at-any-limit.yaml");
+/// The corpus scenario that reads the broker's Receive Maximum from the CONNACK
+/// (`capture_receive_maximum`) and fills exactly that many slots (`repeat`), proven again on
+/// reference brokers announcing other values; above the repeat cap it must be untestable, not
+/// passed.
+const ANY_LIMIT: &str = "receive-maximum-exceeded-closes";
 
 fn model_trials(
+    corpus: &[Loaded],
     runtime: &Arc<tokio::runtime::Runtime>,
     settings: &Arc<Settings>,
     exclusive: &Arc<RwLock<()>>,
 ) -> Vec<Trial> {
-    let source = (
-        "model/receive-maximum-at-any-limit.yaml".to_owned(),
-        ANY_LIMIT.to_owned(),
-    );
-    let (mut parsed, problems) = corpus::parse_all(&[source]);
-    let Some(base) = parsed.pop().filter(|_| problems.is_empty()) else {
-        let message = format!("the model scenario does not load: {problems:?}");
-        return vec![Trial::test(
-            "model::receive-maximum-at-any-limit",
-            move || Err(Failed::from(message)),
-        )];
+    let Some(base) = corpus.iter().find(|l| l.scenario.id == ANY_LIMIT) else {
+        return vec![Trial::test(format!("model::{ANY_LIMIT}"), || {
+            Err(Failed::from(format!("{ANY_LIMIT} is not in the corpus")))
+        })];
     };
     [1_u16, 20, 100, 2_000]
         .into_iter()
@@ -184,7 +180,7 @@ fn model_trials(
                 Arc::clone(settings),
                 Arc::clone(exclusive),
             );
-            let name = format!("model::receive-maximum-at-any-limit@{maximum}");
+            let name = format!("model::{ANY_LIMIT}@{maximum}");
             Trial::test(name, move || {
                 let tag = format!("rm{maximum}");
                 let version = mqtt_conformance::scenario::Version::V5_0;
