@@ -26,6 +26,7 @@ const PUBLISH: u8 = 3;
 const PUBACK: u8 = 4;
 const PUBREC: u8 = 5;
 const PUBCOMP: u8 = 7;
+const SUBSCRIBE: u8 = 8;
 const SUBACK: u8 = 9;
 const PINGRESP: u8 = 13;
 const DISCONNECT: u8 = 14;
@@ -47,6 +48,11 @@ struct Choices {
     kept_open: AtomicUsize,
     /// A client PUBLISH to a `$` topic is refused by closing (4.7.2 SHOULD; MQTT-3.3.5-2).
     refused_dollar: AtomicUsize,
+    /// Under 5.0 a SUBSCRIBE to a `$` filter other than `$share/` is refused by closing,
+    /// without DISCONNECT (4.7.2 SHOULD; DISCONNECT 0x8F is defined for a well-formed filter
+    /// the server does not accept, and MQTT-4.13.2-1 closes whether or not it is sent). Under
+    /// 3.1.1 the refusal is SUBACK 0x80: a close breaks MQTT-3.8.4-1.
+    refused_dollar_filter: AtomicUsize,
     /// A keep-alive close comes without DISCONNECT 0x8D (the server closes as if the network
     /// had failed, 3.1.2.10).
     silent_keep_alive: AtomicUsize,
@@ -65,6 +71,8 @@ struct Relay {
     to_broker: OwnedWriteHalf,
     /// Protocol level of the client's CONNECT (5 = MQTT 5).
     level: u8,
+    /// Close on a `$` SUBSCRIBE under 3.1.1 as well (unlawful: for the test that shows it).
+    close_dollar_filter_3_1_1: bool,
     /// The identifier of the QoS 1/2 PUBLISH in flight to the client, and those waiting.
     in_flight: Option<u16>,
     waiting: VecDeque<Vec<u8>>,
@@ -159,6 +167,13 @@ impl Relay {
                 bump(&self.choices.refused_dollar);
                 return false;
             }
+            SUBSCRIBE
+                if (self.level == 5 || self.close_dollar_filter_3_1_1)
+                    && dollar_filter(body, self.level == 5) =>
+            {
+                bump(&self.choices.refused_dollar_filter);
+                return false;
+            }
             DISCONNECT if flags == 0 && matches!(body.first(), None | Some(0x00 | 0x04)) => {
                 self.client_left = true;
             }
@@ -183,6 +198,26 @@ fn topic(body: &[u8]) -> &[u8] {
         .get(..2)
         .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
     body.get(2..2 + n).unwrap_or(&[])
+}
+
+/// Whether the first filter of a SUBSCRIBE body starts with `$` and is no shared subscription.
+fn dollar_filter(body: &[u8], v5: bool) -> bool {
+    let mut at = 2;
+    if v5 {
+        // The property length, a variable byte integer (1.5.5), and the properties.
+        let props = body.get(at..).unwrap_or(&[]);
+        let (mut len, mut shift) = (0, 0);
+        for (i, b) in props.iter().take(4).enumerate() {
+            len |= usize::from(b & 0x7F) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                at += i + 1 + len;
+                break;
+            }
+        }
+    }
+    let filter = topic(body.get(at..).unwrap_or(&[]));
+    filter.starts_with(b"$") && !filter.starts_with(b"$share/")
 }
 
 fn publish_id(pkt: &[u8]) -> Option<u16> {
@@ -216,8 +251,18 @@ async fn read_some(r: &mut OwnedReadHalf, buf: &mut Vec<u8>) -> usize {
     n
 }
 
-/// Relays one connection until either side is done.
+/// Relays one connection until either side is done, taking only lawful choices.
 async fn relay(client: TcpStream, broker: SocketAddr, choices: Arc<Choices>) {
+    relay_as(client, broker, choices, false).await;
+}
+
+/// Relays one connection; `close_dollar_filter_3_1_1` adds the one unlawful choice.
+async fn relay_as(
+    client: TcpStream,
+    broker: SocketAddr,
+    choices: Arc<Choices>,
+    close_dollar_filter_3_1_1: bool,
+) {
     let Ok(upstream) = TcpStream::connect(broker).await else {
         return;
     };
@@ -228,6 +273,7 @@ async fn relay(client: TcpStream, broker: SocketAddr, choices: Arc<Choices>) {
         to_client,
         to_broker,
         level: 4,
+        close_dollar_filter_3_1_1,
         in_flight: None,
         waiting: VecDeque::new(),
         held: None,
@@ -324,6 +370,7 @@ async fn the_corpus_passes_a_broker_taking_every_lawful_choice() {
         ("overtaken SUBACK", &choices.overtook_suback),
         ("kept open after DISCONNECT", &choices.kept_open),
         ("refused $ publish", &choices.refused_dollar),
+        ("refused $ subscription", &choices.refused_dollar_filter),
         ("silent keep-alive close", &choices.silent_keep_alive),
         (
             "PUBREL after failed PUBREC",
@@ -335,4 +382,40 @@ async fn the_corpus_passes_a_broker_taking_every_lawful_choice() {
             "the corpus never met: {what}"
         );
     }
+}
+
+/// The line between the versions, both ways: a close on a SUBSCRIBE to `$c/...` leaves the
+/// '$' rule untestable under 5.0 (a skip naming the close) and fails MQTT-3.8.4-1 under 3.1.1,
+/// where the only refusal is SUBACK 0x80.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_on_a_dollar_subscription_is_lawful_under_5_only() {
+    const ID: &str = "dollar-topic-not-matched-by-leading-plus";
+    let broker = mqtt_reference_broker::start(mqtt_reference_broker::Config::default())
+        .await
+        .unwrap();
+    let relay = |c, b, ch| relay_as(c, b, ch, true);
+    let (addr, choices) = crate::support::start_relay(broker.tcp_addr(), relay).await;
+    let (mut corpus, problems) = corpus::parse_all(&corpus::embedded_sources());
+    assert!(problems.is_empty(), "{problems:?}");
+    corpus.retain(|l| l.scenario.id == ID);
+    let opts = options(Target::tcp(addr), Duration::from_secs(3));
+    let bar = indicatif::ProgressBar::hidden();
+    let report = runner::run(&corpus, &reference(), &opts, &bar)
+        .await
+        .unwrap();
+    broker.shutdown().await;
+
+    assert_eq!(report.results.len(), 2);
+    for r in &report.results {
+        let what = format!("{} [{}]: {:?} {}", r.id, r.version, r.outcome, r.message);
+        let (outcome, start) = if r.version.is_v5() {
+            (Outcome::Skip, "untestable on this broker: step 7: ")
+        } else {
+            (Outcome::Fail, "step 6 (exact: expect_one_of (MQTT-3.8.4-1")
+        };
+        assert_eq!(r.outcome, outcome, "{what}");
+        assert!(r.message.starts_with(start), "{what}");
+        assert!(r.message.contains("closed"), "{what}");
+    }
+    assert!(choices.refused_dollar_filter.load(Ordering::Relaxed) >= 2);
 }
