@@ -100,7 +100,7 @@ pub struct CertifyArgs {
     /// Only scenarios whose id matches this glob (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub filter: Vec<String>,
-    /// Scenario runs at once, per broker.
+    /// Scenario runs at once, per broker (a broker's `jobs` in the list caps it).
     #[arg(long, default_value_t = 32)]
     pub jobs: usize,
     /// Seed of the run order (default: random).

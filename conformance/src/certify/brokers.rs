@@ -56,6 +56,18 @@ pub struct BrokerEntry {
     /// Seconds to wait for the port after `start` (default 60).
     #[serde(default)]
     pub start_timeout: Option<u64>,
+    /// At most this many scenario runs at once against this broker (default: the command
+    /// line's `--jobs`), for a broker whose concurrent clients disturb each other.
+    #[serde(default)]
+    pub jobs: Option<usize>,
+}
+
+impl BrokerEntry {
+    /// The scenario runs at once against this broker: `requested` (the command line's),
+    /// capped by the list's `jobs`.
+    pub fn jobs(&self, requested: usize) -> usize {
+        self.jobs.map_or(requested, |cap| requested.min(cap)).max(1)
+    }
 }
 
 impl BrokerList {
@@ -63,13 +75,19 @@ impl BrokerList {
     pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
-        let mut list: Self = crate::corpus::from_yaml(&text)
-            .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+        let mut list =
+            Self::parse(&text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
         list.dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."))
             .to_path_buf();
+        Ok(list)
+    }
+
+    /// Parses and checks a list's text (its folder is left empty).
+    fn parse(text: &str) -> Result<Self, Error> {
+        let list: Self = crate::corpus::from_yaml(text).map_err(|e| Error::Usage(e.to_string()))?;
         list.check()?;
         Ok(list)
     }
@@ -99,6 +117,12 @@ impl BrokerList {
                     b.name
                 )));
             }
+            if b.jobs == Some(0) {
+                return Err(Error::Usage(format!(
+                    "broker `{}`: jobs must be at least 1",
+                    b.name
+                )));
+            }
         }
         Ok(())
     }
@@ -119,4 +143,41 @@ pub fn fill(text: &str, port: u16, run: &Path, dir: &Path) -> String {
     text.replace("{port}", &port.to_string())
         .replace("{run}", &run.display().to_string())
         .replace("{dir}", &dir.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: &str = "brokers:\n  - name: b\n    url: mqtt://127.0.0.1:{port}\n";
+
+    #[test]
+    fn jobs_caps_the_command_line() {
+        let list = BrokerList::parse(&format!("{ONE}    jobs: 4\n")).unwrap();
+        let b = &list.brokers[0];
+        assert_eq!(b.jobs, Some(4));
+        assert_eq!(b.jobs(32), 4);
+        assert_eq!(b.jobs(2), 2, "a smaller --jobs stays");
+    }
+
+    #[test]
+    fn jobs_default_is_the_command_line() {
+        let list = BrokerList::parse(ONE).unwrap();
+        assert_eq!(list.brokers[0].jobs, None);
+        assert_eq!(list.brokers[0].jobs(32), 32);
+        assert_eq!(list.brokers[0].jobs(0), 1);
+    }
+
+    #[test]
+    fn jobs_zero_or_negative_is_refused() {
+        let zero = BrokerList::parse(&format!("{ONE}    jobs: 0\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            zero.contains("broker `b`: jobs must be at least 1"),
+            "{zero}"
+        );
+        assert!(BrokerList::parse(&format!("{ONE}    jobs: -1\n")).is_err());
+        assert!(BrokerList::parse(&format!("{ONE}    jobs: two\n")).is_err());
+    }
 }

@@ -33,7 +33,7 @@ pub use matrix::Matrix;
 pub struct Plan {
     /// The output folder.
     pub out: PathBuf,
-    /// Parallel scenario runs per broker.
+    /// Parallel scenario runs per broker (capped by a broker's own `jobs`).
     pub jobs: usize,
     /// Order seed.
     pub seed: u64,
@@ -59,7 +59,11 @@ pub async fn certify(list: &BrokerList, corpus: &[Loaded], plan: &Plan) -> Resul
         if !plan.only.is_empty() && !plan.only.contains(&entry.name) {
             continue;
         }
-        eprintln!("certify: {} ...", entry.name);
+        eprintln!(
+            "certify: {} ({} at once) ...",
+            entry.name,
+            entry.jobs(plan.jobs)
+        );
         let c = one(list, entry, corpus, plan).await;
         if let Some(r) = &c.report {
             matrix::add_results(&mut rows, &entry.name, r);
@@ -241,7 +245,7 @@ async fn run_suite(
             scale,
             credentials,
         },
-        jobs: plan.jobs,
+        jobs: e.jobs(plan.jobs),
         repeat: 1,
         seed: plan.seed,
         strict: false,
