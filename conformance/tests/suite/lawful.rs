@@ -395,14 +395,7 @@ async fn closing_on_a_dollar_subscription_is_lawful_under_5_only() {
         .unwrap();
     let relay = |c, b, ch| relay_as(c, b, ch, true);
     let (addr, choices) = crate::support::start_relay(broker.tcp_addr(), relay).await;
-    let (mut corpus, problems) = corpus::parse_all(&corpus::embedded_sources());
-    assert!(problems.is_empty(), "{problems:?}");
-    corpus.retain(|l| l.scenario.id == ID);
-    let opts = options(Target::tcp(addr), Duration::from_secs(3));
-    let bar = indicatif::ProgressBar::hidden();
-    let report = runner::run(&corpus, &reference(), &opts, &bar)
-        .await
-        .unwrap();
+    let report = crate::support::run_embedded(&[ID], Target::tcp(addr)).await;
     broker.shutdown().await;
 
     assert_eq!(report.results.len(), 2);

@@ -65,6 +65,24 @@ pub(crate) async fn run_with(
     runner::run(&corpus, profile, opts, &bar).await
 }
 
+/// Runs the embedded corpus's scenarios named `ids` (each must exist) against `target` with
+/// the reference profile, step timeout 3 s.
+pub(crate) async fn run_embedded(ids: &[&str], target: Target) -> RunReport {
+    let (mut corpus, problems) = corpus::parse_all(&corpus::embedded_sources());
+    assert!(problems.is_empty(), "{problems:?}");
+    corpus.retain(|l| ids.contains(&l.scenario.id.as_str()));
+    assert_eq!(
+        corpus.len(),
+        ids.len(),
+        "not all of {ids:?} are in the corpus"
+    );
+    let opts = options(target, Duration::from_secs(3));
+    let bar = indicatif::ProgressBar::hidden();
+    runner::run(&corpus, &reference(), &opts, &bar)
+        .await
+        .unwrap()
+}
+
 /// Runs the binary, bounded by 60 s; returns its output and wall time.
 pub(crate) async fn run_cli(args: &[&str]) -> (std::process::Output, Duration) {
     let start = std::time::Instant::now();

@@ -8,17 +8,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use mqtt_conformance::corpus;
 use mqtt_conformance::report;
-use mqtt_conformance::runner::{self, Outcome};
+use mqtt_conformance::runner::Outcome;
 use mqtt_conformance::transport::Target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
-
-use crate::support::{options, reference};
 
 /// Packet types (high nibble of the first byte).
 const CONNECT: u8 = 1;
@@ -164,15 +161,7 @@ async fn a_lawful_refusal_is_untestable_not_pass_or_fail() {
         .await
         .unwrap();
     let (addr, seen) = crate::support::start_relay(broker.tcp_addr(), relay).await;
-    let (mut corpus, problems) = corpus::parse_all(&corpus::embedded_sources());
-    assert!(problems.is_empty(), "{problems:?}");
-    corpus.retain(|l| IDS.contains(&l.scenario.id.as_str()));
-    assert_eq!(corpus.len(), IDS.len());
-    let opts = options(Target::tcp(addr), Duration::from_secs(3));
-    let bar = indicatif::ProgressBar::hidden();
-    let report = runner::run(&corpus, &reference(), &opts, &bar)
-        .await
-        .unwrap();
+    let report = crate::support::run_embedded(&IDS, Target::tcp(addr)).await;
     broker.shutdown().await;
 
     // 3.1.1 and 5.0 of the first two, 5.0 of the third.
