@@ -234,6 +234,7 @@ pub async fn run_async(args: RunArgs) -> Result<i32, Error> {
         strict: args.strict,
         versions: versions(&args.mqtt_version),
         keep_transcripts: args.record.is_some(),
+        delayed_wills_apart: broker.is_none(),
     };
     let progress = progress_bar();
     let outcome = runner::run(&corpus, &profile, &opts, &progress).await;
@@ -500,6 +501,7 @@ fn list(args: &ListArgs) -> Result<i32, Error> {
                     "requires": s.requires.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
                     "exclusive": s.exclusive,
                     "fixed_topics": s.fixed_topics,
+                    "delays_wills": s.delays_wills(),
                     "statements": s.statements.all().map(|(lvl, id)| serde_json::json!({"id": id, "level": lvl.as_str()})).collect::<Vec<_>>(),
                 })
             })
@@ -553,6 +555,12 @@ fn explain(args: &ExplainArgs) -> Result<i32, Error> {
         let _ = writeln!(
             out,
             "fixed topics: never runs alongside another scenario with fixed topics"
+        );
+    }
+    if s.delays_wills() {
+        let _ = writeln!(
+            out,
+            "delayed wills: against an external broker, never runs alongside another scenario that leaves delayed wills"
         );
     }
     let _ = writeln!(out, "\nstatements:");

@@ -62,6 +62,23 @@ pub struct Scenario {
     pub steps: Vec<Step>,
 }
 
+impl Scenario {
+    /// Whether a client of the scenario connects with a will that has a Will Delay Interval.
+    /// A broker keeps such wills in one broker-wide queue until they are due; a broker that
+    /// orders the queue wrongly lets one scenario's will hold back another's, so against an
+    /// external broker these scenarios run one at a time among themselves (`runner::schedule`).
+    pub fn delays_wills(&self) -> bool {
+        self.steps.iter().any(|step| match &step.action {
+            Action::Connect(c) | Action::Send(PacketSpec::Connect(c)) => c
+                .will
+                .as_ref()
+                .and_then(|w| w.properties.will_delay_interval)
+                .is_some_and(|d| d > 0),
+            _ => false,
+        })
+    }
+}
+
 /// Limits of the reference broker that differ from its defaults, named as in its config file.
 /// A client-side statement such as MQTT-3.2.2-11 (no QoS above the announced Maximum QoS) is
 /// only testable on a broker that lacks the feature.

@@ -251,6 +251,8 @@ async fn run_suite(
         strict: false,
         versions,
         keep_transcripts: true,
+        // Every broker certify runs is external.
+        delayed_wills_apart: true,
     };
     let bar = indicatif::ProgressBar::hidden();
     let mut r = runner::run(&selected, &profile, &opts, &bar).await?;

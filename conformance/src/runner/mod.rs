@@ -118,6 +118,11 @@ pub struct Options {
     pub versions: Vec<Version>,
     /// Keep every result's transcript, passes included (for `--record`).
     pub keep_transcripts: bool,
+    /// Run the scenarios that leave delayed wills one at a time among themselves
+    /// ([`crate::scenario::Scenario::delays_wills`]), so that a broker's faulty queue of
+    /// delayed wills cannot make one scenario's verdict depend on which others overlapped it.
+    /// On for an external broker; the in-process reference broker times each will on its own.
+    pub delayed_wills_apart: bool,
 }
 
 /// Everything a run produced.
@@ -180,7 +185,18 @@ pub async fn run(
     let mut warnings = versions.warnings;
     let plan = plan::plan(corpus, profile, opts, &versions.absent);
     progress.set_length(plan.jobs.len() as u64);
-    let ran = schedule::execute(corpus, plan.jobs, opts.jobs, &settings, redirects, progress).await;
+    let ran = schedule::execute(
+        corpus,
+        plan.jobs,
+        schedule::Locks {
+            parallel: opts.jobs,
+            delayed_wills_apart: opts.delayed_wills_apart,
+        },
+        &settings,
+        redirects,
+        progress,
+    )
+    .await;
     let mut results = plan.results;
     results.extend(grade::collect(corpus, ran.attempts, profile, opts));
     warnings.extend(health::after_run(&settings, &versions.offered, redirects, &ran.state).await);

@@ -72,6 +72,8 @@ pub(super) fn plan(
         (
             !s.exclusive,
             !s.fixed_topics,
+            // A chain of scenarios that run one at a time starts first.
+            !(opts.delayed_wills_apart && s.delays_wills()),
             std::cmp::Reverse(overall_limit(s, &opts.settings)),
         )
     });

@@ -39,14 +39,24 @@ struct Context {
     exclusive: RwLock<()>,
     /// Scenarios with fixed topics take it: one at a time, alongside the others.
     fixed: tokio::sync::Mutex<()>,
+    /// Scenarios that leave delayed wills take it when [`Locks::delayed_wills_apart`] is on.
+    delayed_wills: Option<tokio::sync::Mutex<()>>,
     progress: indicatif::ProgressBar,
 }
 
-/// Runs `jobs`, at most `parallel` at once.
+/// How many jobs run at once, and which scenarios never overlap.
+pub(super) struct Locks {
+    /// Jobs at once.
+    pub(super) parallel: usize,
+    /// Scenarios that leave delayed wills run one at a time among themselves.
+    pub(super) delayed_wills_apart: bool,
+}
+
+/// Runs `jobs` within `locks`.
 pub(super) async fn execute(
     corpus: &[Loaded],
     jobs: Vec<Job>,
-    parallel: usize,
+    locks: Locks,
     settings: &Arc<Settings>,
     redirects: bool,
     progress: &indicatif::ProgressBar,
@@ -56,9 +66,12 @@ pub(super) async fn execute(
         settings: settings.clone(),
         redirects,
         state: Arc::new(Shared::default()),
-        permits: Semaphore::new(parallel.max(1)),
+        permits: Semaphore::new(locks.parallel.max(1)),
         exclusive: RwLock::new(()),
         fixed: tokio::sync::Mutex::new(()),
+        delayed_wills: locks
+            .delayed_wills_apart
+            .then(|| tokio::sync::Mutex::new(())),
         progress: progress.clone(),
     });
     let handles: Vec<_> = jobs
@@ -91,6 +104,12 @@ async fn run_job(cx: Arc<Context>, job: Job) -> ((usize, Version), Attempt) {
         Some(cx.fixed.lock().await)
     } else {
         None
+    };
+    // Always taken in this order (exclusive, fixed, delayed wills, permit), so no two jobs
+    // wait for each other.
+    let _wills = match &cx.delayed_wills {
+        Some(m) if l.scenario.delays_wills() => Some(m.lock().await),
+        _ => None,
     };
     let _permit = cx.permits.acquire().await;
     let name = Suspect {

@@ -157,6 +157,7 @@ async fn embedded_corpus_passes_against_the_reference_broker() {
         strict: false,
         versions: mqtt_conformance::scenario::Version::ALL.to_vec(),
         keep_transcripts: false,
+        delayed_wills_apart: false,
     };
     let bar = indicatif::ProgressBar::hidden();
     let report = mqtt_conformance::runner::run(&corpus, &reference(), &opts, &bar)
@@ -265,4 +266,42 @@ async fn scenarios_with_fixed_topics_never_run_at_the_same_time() {
         .map(|r| format!("{} [{}]: {:?} {}", r.id, r.version, r.outcome, r.message))
         .collect();
     assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// Every run of this scenario leaves a delayed will on the same topic, each with its own
+/// payload, and fails if it sees another run's will: it passes only if no two runs overlap.
+const DELAYED_WILL: &str = r#"
+id: delayed-will-apart
+title: Runs that leave delayed wills never overlap when kept apart.
+statements: { must: [MQTT-3.1.2-8@5.0] }
+versions: [5.0]
+steps:
+  - { client: s, connect: {} }
+  - { client: s, subscribe: { id: 1, filters: [{ topic: "mqtt-conformance/delayed-will-test", qos: 0 }] } }
+  - { client: s, expect: { suback: { id: 1, codes: [0] } } }
+  - { client: a, connect: { properties: { session_expiry_interval: 10 }, will: { topic: "mqtt-conformance/delayed-will-test", payload: "{t}", properties: { will_delay_interval: 1 } } } }
+  - { client: a, drop: {} }
+  - { client: s, timeout: 4s, expect: { publish: { topic: "mqtt-conformance/delayed-will-test", payload: "{t}" } } }
+  - { client: s, expect_nothing: 300ms }
+"#;
+
+#[tokio::test]
+async fn scenarios_leaving_delayed_wills_run_apart_when_asked() {
+    let broker = start().await;
+    let dir = scenario_dir(&[("delayed-will-apart.yaml", DELAYED_WILL)]);
+    let mut opts = options(Target::tcp(broker.tcp_addr()), Duration::from_secs(2));
+    opts.jobs = 16;
+    opts.repeat = 3;
+    opts.delayed_wills_apart = true;
+    let apart = run_with(&dir, &reference(), &opts).await.unwrap();
+    // The same runs, allowed to overlap, see each other's wills: the lock is what kept them
+    // apart.
+    opts.delayed_wills_apart = false;
+    let together = run_with(&dir, &reference(), &opts).await.unwrap();
+    broker.shutdown().await;
+    assert_eq!(apart.results.len(), 1);
+    let r = &apart.results[0];
+    assert!(r.outcome == Outcome::Pass && r.flaky.is_none(), "{r:?}");
+    assert_eq!(together.results.len(), 1);
+    assert_ne!(together.results[0].outcome, Outcome::Pass);
 }

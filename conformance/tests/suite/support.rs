@@ -51,6 +51,7 @@ pub(crate) fn options(target: Target, step_timeout: Duration) -> Options {
         strict: false,
         versions: Version::ALL.to_vec(),
         keep_transcripts: false,
+        delayed_wills_apart: false,
     }
 }
 
