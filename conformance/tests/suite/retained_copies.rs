@@ -177,3 +177,23 @@ async fn a_retained_qos0_will_sent_twice_passes() {
     // The will, once retained, reaches the second subscriber in each version.
     assert!(made >= 2, "the relay doubled {made} messages");
 }
+
+/// A retained QoS 0 message delivered at QoS 1 to a QoS 1 subscription fails
+/// `retained-replaced-by-qos0` in both versions, at the step that names the statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retained_qos0_message_upgraded_to_qos1_fails() {
+    let (results, made) = run_through(&["retained-replaced-by-qos0"], Change::Upgrade).await;
+    assert_eq!(results.len(), 2, "{results:?}");
+    for (outcome, what) in &results {
+        assert_eq!(*outcome, Outcome::Fail, "{what}");
+        let arrived = r#"arrived sub: PUBLISH topic="mqtt-conformance/retained-replaced" qos=1"#;
+        assert!(what.contains(arrived), "{what}");
+        let statement = if what.contains("[5.0]") {
+            "MQTT-3.8.4-8"
+        } else {
+            "MQTT-3.8.4-6"
+        };
+        assert!(what.contains(statement), "{what}: should name {statement}");
+    }
+    assert!(made >= 2, "the relay upgraded {made} messages");
+}
