@@ -1,15 +1,19 @@
-//! Retained QoS 0 messages sent to a new subscription the two ways amqtt 0.12.1 sends them:
-//! twice, which no MUST forbids (4.3.1 describes QoS 0 as "once or not at all" but its only
-//! numbered statement, MQTT-4.3.1-1, fixes QoS 0 and DUP 0), and at the subscription's QoS
-//! instead of QoS 0, which breaks MQTT-3.8.4-6 (3.1.1) and MQTT-3.8.4-8 (5.0): the delivered
-//! QoS is the lower of the published one and the granted one.
+//! Retained messages as amqtt 0.12.1 sends them, each behind a relay in front of the reference
+//! broker:
 //!
-//! The reference broker sits behind a relay that makes one of the two changes to every
-//! PUBLISH it sends with QoS 0 and RETAIN 1.
+//! - `Twice`: every retained QoS 0 PUBLISH goes out twice. No MUST forbids it (4.3.1 describes
+//!   QoS 0 as "once or not at all", but its one numbered statement, MQTT-4.3.1-1, fixes only
+//!   QoS 0 and DUP 0), so a scenario must not fail it.
+//! - `Upgrade`: every retained QoS 0 PUBLISH goes out at QoS 1, which breaks MQTT-3.8.4-6
+//!   (3.1.1) and MQTT-3.8.4-8 (5.0): the delivered QoS is the lower of the published one and
+//!   the granted one.
+//! - `AfterConnack`: every CONNACK is followed by the last retained message a client
+//!   published, whether the connection subscribed to it or not, which breaks MQTT-3.3.2-3
+//!   (every PUBLISH to a client matches one of its subscriptions).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use mqtt_conformance::runner::Outcome;
 use mqtt_conformance::transport::Target;
@@ -17,6 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Packet types (high nibble of the first byte).
+const CONNECT: u8 = 1;
+const CONNACK: u8 = 2;
 const PUBLISH: u8 = 3;
 const PUBACK: u8 = 4;
 
@@ -30,12 +36,18 @@ enum Change {
     Twice,
     /// Sends it at QoS 1 (unlawful).
     Upgrade,
+    /// Leaves it alone, but sends a copy of the last retained message after every CONNACK
+    /// (unlawful).
+    AfterConnack,
 }
 
 /// How often the change was made, so a test also shows the relay was exercised.
 #[derive(Default)]
 struct Made {
     changed: AtomicUsize,
+    /// The last retained PUBLISH a client sent, made QoS 0, per version (3.1.1, 5.0), for
+    /// `AfterConnack`: the encodings differ.
+    retained: Mutex<[Option<Vec<u8>>; 2]>,
 }
 
 /// A packet's body: what follows the fixed header (the packet was framed by `packet_len`).
@@ -69,8 +81,42 @@ fn upgraded(pkt: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The same PUBLISH at QoS 0 and RETAIN 1, without its packet identifier if it had one.
+fn as_retained_qos0(pkt: &[u8]) -> Vec<u8> {
+    let b = body(pkt);
+    let at = topic_field_len(b).min(b.len());
+    let id_len = if (pkt[0] >> 1) & 3 > 0 { 2 } else { 0 };
+    let mut rest = b[..at].to_vec();
+    rest.extend_from_slice(b.get(at + id_len..).unwrap_or(&[]));
+    let mut out = vec![0x31];
+    mqtt_codec::varint::write(&mut out, u32::try_from(rest.len()).unwrap());
+    out.extend_from_slice(&rest);
+    out
+}
+
+/// Keeps a client's retained PUBLISH for `AfterConnack`; notes the version of a CONNECT.
+fn remember(pkt: &[u8], change: Change, made: &Made, v5: &mut bool) {
+    if pkt[0] >> 4 == CONNECT {
+        let b = body(pkt);
+        *v5 = b.get(topic_field_len(b)) == Some(&5);
+    }
+    if matches!(change, Change::AfterConnack) && pkt[0] >> 4 == PUBLISH && pkt[0] & 1 == 1 {
+        made.retained.lock().unwrap()[usize::from(*v5)] = Some(as_retained_qos0(pkt));
+    }
+}
+
 /// What goes to the client for one packet from the broker.
-fn to_client(pkt: Vec<u8>, change: Change, made: &Made) -> Vec<Vec<u8>> {
+fn to_client(pkt: Vec<u8>, change: Change, made: &Made, v5: bool) -> Vec<Vec<u8>> {
+    if matches!(change, Change::AfterConnack) {
+        let copy = made.retained.lock().unwrap()[usize::from(v5)].clone();
+        return match copy {
+            Some(copy) if pkt[0] >> 4 == CONNACK => {
+                made.changed.fetch_add(1, Ordering::Relaxed);
+                vec![pkt, copy]
+            }
+            _ => vec![pkt],
+        };
+    }
     // QoS bits 00 and RETAIN 1; DUP is 0 on every QoS 0 PUBLISH (MQTT-3.3.1-2).
     if pkt[0] >> 4 != PUBLISH || pkt[0] & 0x07 != 0x01 {
         return vec![pkt];
@@ -79,6 +125,7 @@ fn to_client(pkt: Vec<u8>, change: Change, made: &Made) -> Vec<Vec<u8>> {
     match change {
         Change::Twice => vec![pkt.clone(), pkt],
         Change::Upgrade => vec![upgraded(&pkt)],
+        Change::AfterConnack => vec![pkt],
     }
 }
 
@@ -110,7 +157,7 @@ async fn relay(client: TcpStream, broker: SocketAddr, made: Arc<Made>, change: C
     };
     let (mut client_r, mut to_client_w) = client.into_split();
     let (mut broker_r, mut to_broker) = upstream.into_split();
-    let (mut cbuf, mut bbuf) = (Vec::new(), Vec::new());
+    let (mut cbuf, mut bbuf, mut v5) = (Vec::new(), Vec::new(), false);
     let (mut c, mut b) = ([0u8; 4096], [0u8; 4096]);
     loop {
         tokio::select! {
@@ -121,6 +168,7 @@ async fn relay(client: TcpStream, broker: SocketAddr, made: Arc<Made>, change: C
                 }
                 cbuf.extend_from_slice(&c[..n]);
                 for p in frames(&mut cbuf).into_iter().filter(|p| !acks_upgrade(p)) {
+                    remember(&p, change, &made, &mut v5);
                     let _ = to_broker.write_all(&p).await;
                 }
             }
@@ -131,7 +179,7 @@ async fn relay(client: TcpStream, broker: SocketAddr, made: Arc<Made>, change: C
                 }
                 bbuf.extend_from_slice(&b[..n]);
                 for p in frames(&mut bbuf) {
-                    for out in to_client(p, change, &made) {
+                    for out in to_client(p, change, &made, v5) {
                         let _ = to_client_w.write_all(&out).await;
                     }
                 }
@@ -196,4 +244,23 @@ async fn a_retained_qos0_message_upgraded_to_qos1_fails() {
         assert!(what.contains(statement), "{what}: should name {statement}");
     }
     assert!(made >= 2, "the relay upgraded {made} messages");
+}
+
+/// A retained message sent to a client that subscribed to nothing fails
+/// `retained-not-sent-without-subscription` in both versions, at the step that waits before
+/// subscribing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retained_message_sent_without_subscription_fails() {
+    let id = "retained-not-sent-without-subscription";
+    let (results, made) = run_through(&[id], Change::AfterConnack).await;
+    assert_eq!(results.len(), 2, "{results:?}");
+    for (outcome, what) in &results {
+        assert_eq!(*outcome, Outcome::Fail, "{what}");
+        assert!(
+            what.contains("step 9 (s2: expect_nothing (MQTT-3.3.2-3"),
+            "{what}"
+        );
+        assert!(what.contains("retain payload=\"kept\""), "{what}");
+    }
+    assert!(made >= 2, "the relay sent {made} copies after a CONNACK");
 }
