@@ -68,11 +68,22 @@ impl Message {
         self.expires_at.is_some_and(|at| at <= now)
     }
 
-    /// The Message Expiry Interval to forward at `now`: what is left, rounded up to a second.
+    /// The Message Expiry Interval to forward at `now`: the whole seconds of lifetime left.
+    ///
+    /// 5.0 MQTT-3.3.2-6: the value sent is "the received value minus the time that the
+    /// Application Message has been waiting in the Server". The wait is counted with its
+    /// fraction, so the value never promises a second the message does not have (a receiver
+    /// that stores or forwards it in turn would keep it past the lifetime its publisher set);
+    /// a message forwarded the moment it arrives keeps its received value exactly.
+    ///
+    /// Below one second left, the interval has not passed, so MQTT-3.3.2-5 (delete the copy
+    /// once it has) does not apply and a copy still owed to a subscriber is delivered, with its
+    /// whole-second remainder: 0, a lifetime that runs out on arrival, as a received 0 is
+    /// forwarded (3.3.2.3.3). A message already in flight whose interval passed before a resend
+    /// (MQTT-4.4.0-1; onward delivery started, so -5 does not drop it) also carries 0, never a
+    /// second it does not have.
     pub(crate) fn remaining_expiry(&self, now: Instant) -> Option<u32> {
-        let at = self.expires_at?;
-        let left = at.saturating_duration_since(now);
-        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-        Some(u32::try_from(secs).unwrap_or(u32::MAX).max(1))
+        let left = self.expires_at?.saturating_duration_since(now);
+        Some(u32::try_from(left.as_secs()).unwrap_or(u32::MAX))
     }
 }

@@ -61,6 +61,76 @@ fn an_expired_message_is_dropped_and_a_waiting_one_gets_the_remaining_interval()
     assert!(h.recv(s).is_none());
 }
 
+/// A persistent 5.0 subscriber to `t` at QoS 1, offline; its CONNECT, to come back with.
+fn offline_subscriber(h: &mut Harness) -> Connect {
+    let mut connect = Connect::new(V5, "s");
+    connect.clean_start = false;
+    connect
+        .properties
+        .push(Property::SessionExpiryInterval(1000));
+    let (s, _) = h.connect_with(connect.clone());
+    h.subscribe(s, "t", QoS::AtLeastOnce);
+    h.drop_conn(s);
+    connect
+}
+
+/// Publishes `payload` to `t` at QoS 1 with Message Expiry Interval `secs`.
+fn publish_expiring(h: &mut Harness, p: crate::ConnId, payload: &'static str, secs: u32) {
+    let mut publish = Publish::new("t", payload);
+    publish.qos = QoS::AtLeastOnce;
+    publish.packet_id = 1;
+    publish
+        .properties
+        .push(Property::MessageExpiryInterval(secs));
+    h.send(p, publish);
+}
+
+#[test]
+fn a_forwarded_expiry_interval_is_the_whole_seconds_left_never_more() {
+    // MQTT-3.3.2-6: received value minus the time waited. After 2.6 s, 10 leaves 7.4 s (7,
+    // not 8) and 3 leaves 0.4 s: not expired, so delivered (MQTT-3.3.2-5), carrying 0.
+    let mut h = Harness::new();
+    let connect = offline_subscriber(&mut h);
+    let p = h.connect(V5, "p");
+    publish_expiring(&mut h, p, "ten", 10);
+    publish_expiring(&mut h, p, "three", 3);
+    h.advance(std::time::Duration::from_millis(2600));
+    let (s, _) = h.connect_with(connect);
+    let got: Vec<_> = (0..2).map(|_| h.recv_publish(s)).collect();
+    let expiry = |p: &Publish| (p.payload.clone(), p.properties.message_expiry_interval());
+    assert_eq!(
+        got.iter().map(expiry).collect::<Vec<_>>(),
+        [
+            (Bytes::from_static(b"ten"), Some(7)),
+            (Bytes::from_static(b"three"), Some(0)),
+        ]
+    );
+}
+
+#[test]
+fn a_resent_message_whose_interval_passed_carries_0() {
+    // Delivered once and left unacknowledged: onward delivery started, so it is resent on
+    // resumption (MQTT-4.4.0-1) although its second ran out; no lifetime is left to send.
+    let mut h = Harness::new();
+    let mut connect = Connect::new(V5, "s");
+    connect.clean_start = false;
+    connect
+        .properties
+        .push(Property::SessionExpiryInterval(1000));
+    let (s, _) = h.connect_with(connect.clone());
+    h.subscribe(s, "t", QoS::AtLeastOnce);
+    let p = h.connect(V5, "p");
+    publish_expiring(&mut h, p, "brief", 1);
+    let first = h.recv_publish(s);
+    assert_eq!(first.properties.message_expiry_interval(), Some(1));
+    h.drop_conn(s);
+    h.advance_secs(2);
+    let (s, _) = h.connect_with(connect);
+    let again = h.recv_publish(s);
+    assert!(again.dup);
+    assert_eq!(again.properties.message_expiry_interval(), Some(0));
+}
+
 #[test]
 fn an_inbound_topic_alias_is_resolved() {
     let mut h = Harness::new();
