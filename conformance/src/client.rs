@@ -301,6 +301,75 @@ impl Connection {
     }
 }
 
+/// What came back for a PINGREQ, read by [`read_to_pingresp`].
+#[derive(Debug)]
+pub struct PingAnswer {
+    /// The events that arrived before the PINGRESP, or instead of it, in order. A close or
+    /// undecodable bytes, when they came, are the last.
+    pub before: Vec<Event>,
+    /// Whether a PINGRESP ended the reading.
+    pub answered: bool,
+}
+
+impl PingAnswer {
+    /// Whether the reading ended on a close or on undecodable bytes: the PINGRESP can no
+    /// longer come (nothing after undecodable bytes is framed), so the wait is over.
+    pub fn ended(&self) -> bool {
+        matches!(
+            self.before.last(),
+            Some(Event::Closed(_) | Event::Malformed(..))
+        )
+    }
+}
+
+/// Where [`read_to_pingresp`] reads from: a connection, or a reader that screens its events.
+pub trait EventSource {
+    /// The next event, or `None` if nothing arrives within `timeout`.
+    fn next_event(&mut self, timeout: Duration) -> impl Future<Output = Option<Event>> + Send;
+}
+
+impl EventSource for Connection {
+    fn next_event(&mut self, timeout: Duration) -> impl Future<Output = Option<Event>> + Send {
+        Connection::next_event(self, timeout)
+    }
+}
+
+/// Reads the answer to a PINGREQ just sent: events from `source` until the PINGRESP, a close,
+/// undecodable bytes, `max_before` other events or `timeout`, whichever comes first. The
+/// broker must answer a PINGREQ with a PINGRESP (MQTT-3.12.4-1); packets it had on the way
+/// come first, and are handed back to the caller.
+pub async fn read_to_pingresp(
+    source: &mut impl EventSource,
+    timeout: Duration,
+    max_before: usize,
+) -> PingAnswer {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut before = Vec::new();
+    while before.len() < max_before {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match source.next_event(left).await {
+            Some(Event::Packet(Packet::PingResp)) => {
+                return PingAnswer {
+                    before,
+                    answered: true,
+                };
+            }
+            Some(ev) => {
+                let ends = matches!(ev, Event::Closed(_) | Event::Malformed(..));
+                before.push(ev);
+                if ends {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    PingAnswer {
+        before,
+        answered: false,
+    }
+}
+
 /// How many bytes of undecodable broker output an event keeps (for a second reading).
 const MALFORMED_KEPT: usize = 4096;
 
@@ -518,4 +587,57 @@ pub fn hex(b: &[u8]) -> String {
         let _ = write!(s, "{byte:02x}");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scripted list of events (`None` is a quiet wait).
+    struct Script(std::vec::IntoIter<Option<Event>>);
+
+    impl EventSource for Script {
+        fn next_event(&mut self, _: Duration) -> impl Future<Output = Option<Event>> + Send {
+            std::future::ready(self.0.next().flatten())
+        }
+    }
+
+    /// Reads the PINGREQ answer from `script`.
+    async fn read(script: Vec<Option<Event>>, max_before: usize) -> PingAnswer {
+        let mut script = Script(script.into_iter());
+        read_to_pingresp(&mut script, Duration::from_millis(50), max_before).await
+    }
+
+    fn puback() -> Option<Event> {
+        Some(Event::Packet(Packet::PubAck(mqtt_codec::PubAck::new(1))))
+    }
+
+    #[tokio::test]
+    async fn the_pingresp_ends_the_reading_and_what_came_first_is_kept() {
+        let pingresp = Some(Event::Packet(Packet::PingResp));
+        let a = read(vec![puback(), pingresp, puback()], 8).await;
+        assert!(a.answered && !a.ended());
+        assert_eq!(a.before.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_close_or_undecodable_bytes_end_it_unanswered() {
+        let closed = Some(Event::Closed("closed by the broker".into()));
+        let a = read(vec![puback(), closed, puback()], 8).await;
+        assert!(!a.answered && a.ended());
+        assert_eq!(a.before.len(), 2);
+        let garbled = Some(Event::Malformed("bad".into(), Bytes::new()));
+        let a = read(vec![garbled, Some(Event::Packet(Packet::PingResp))], 8).await;
+        assert!(!a.answered && a.ended());
+        assert_eq!(a.before.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn silence_and_the_limit_end_it_unanswered_and_open() {
+        let a = read(vec![None, Some(Event::Packet(Packet::PingResp))], 8).await;
+        assert!(!a.answered && !a.ended() && a.before.is_empty());
+        let a = read(vec![puback(), puback(), puback()], 2).await;
+        assert!(!a.answered && !a.ended());
+        assert_eq!(a.before.len(), 2);
+    }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mqtt_codec::Packet;
 
-use crate::client::{Connection, Event};
+use crate::client::{Connection, Event, EventSource, read_to_pingresp};
 use crate::error::HarnessError;
 use crate::judge::{self, Choice, Closing, Context, Judged, Mismatch, Want};
 use crate::matcher;
@@ -251,8 +251,9 @@ impl Run<'_> {
     }
 
     /// Sends a PINGREQ on `name` and reads up to its PINGRESP: the events that came before it
-    /// (a close ends the list). A broker that never answers makes the step unable to check
-    /// anything: a harness error naming `pingreq-answered`, not a failure of this scenario.
+    /// (a close, or undecodable bytes, ends the list: no PINGRESP can follow). A broker that
+    /// never answers makes the step unable to check anything: a harness error naming
+    /// `pingreq-answered`, not a failure of this scenario.
     async fn barrier(&mut self, name: &str, timeout: Duration) -> Result<Vec<Event>, StepError> {
         const MAX_BEFORE: usize = 1000;
         let Some(conn) = self.conns.get_mut(name) else {
@@ -263,23 +264,14 @@ impl Run<'_> {
         conn.send_packet(&Packet::PingReq)
             .await
             .map_err(StepError::Harness)?;
-        let mut before = Vec::new();
-        let deadline = tokio::time::Instant::now() + timeout;
-        while before.len() < MAX_BEFORE {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.next(name, left).await {
-                Some(Event::Packet(Packet::PingResp)) => return Ok(before),
-                Some(ev @ Event::Closed(_)) => {
-                    before.push(ev);
-                    return Ok(before);
-                }
-                Some(ev) => before.push(ev),
-                None => break,
-            }
+        let mut screened = Screened { run: self, name };
+        let answer = read_to_pingresp(&mut screened, timeout, MAX_BEFORE).await;
+        if answer.answered || answer.ended() {
+            return Ok(answer.before);
         }
         Err(StepError::Harness(HarnessError::NoBarrier {
             waited: timeout,
-            before: before.len(),
+            before: answer.before.len(),
         }))
     }
 
@@ -507,4 +499,17 @@ fn close_wait(choices: &[Choice<'_>], timeout: Duration, scale: f64) -> Duration
             _ => None,
         })
         .fold(timeout, Duration::max)
+}
+
+/// A client's events read through [`Run::next`], which screens each one (a packet over the
+/// client's Maximum Packet Size arrives as a violation, MQTT-3.1.2-24): what a barrier reads.
+struct Screened<'r, 'a> {
+    run: &'r mut Run<'a>,
+    name: &'r str,
+}
+
+impl EventSource for Screened<'_, '_> {
+    fn next_event(&mut self, timeout: Duration) -> impl Future<Output = Option<Event>> + Send {
+        self.run.next(self.name, timeout)
+    }
 }

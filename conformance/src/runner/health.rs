@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use mqtt_codec::{Connect, Packet};
 
-use crate::client::{Connection, Event, Transcript};
+use crate::client::{Connection, Event, Transcript, read_to_pingresp};
 use crate::exec::Settings;
 use crate::profile::Profile;
 use crate::scenario::Version;
@@ -203,29 +203,21 @@ impl Pong {
 /// other packets on the way to a fresh client (wrongly, but the liveness question is only
 /// whether it answers), and telling silence from them names the fault right.
 async fn pong(c: &mut Connection, timeout: std::time::Duration) -> Pong {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut seen: Vec<String> = Vec::new();
-    while seen.len() < 8 {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match c.next_event(left).await {
-            Some(Event::Packet(Packet::PingResp)) => return Pong::Answered,
-            Some(Event::Packet(p)) => seen.push(crate::client::summary(&p)),
-            Some(Event::Malformed(why, _)) => {
-                seen.push(format!("bytes that do not decode ({why})"));
-                break;
-            }
-            Some(Event::Closed(why)) => {
-                seen.push(format!("the connection closed ({why})"));
-                break;
-            }
-            None => break,
-        }
+    let answer = read_to_pingresp(c, timeout, 8).await;
+    if answer.answered {
+        return Pong::Answered;
     }
-    if seen.is_empty() {
-        Pong::Silent
-    } else {
-        Pong::Instead(seen.join(", "))
+    if answer.before.is_empty() {
+        return Pong::Silent;
     }
+    let seen: Vec<String> = (answer.before.iter())
+        .map(|ev| match ev {
+            Event::Packet(p) => crate::client::summary(p),
+            Event::Malformed(why, _) => format!("bytes that do not decode ({why})"),
+            Event::Closed(why) => format!("the connection closed ({why})"),
+        })
+        .collect();
+    Pong::Instead(seen.join(", "))
 }
 
 /// Connect, CONNACK, then (with `ping`) PINGREQ, PINGRESP; DISCONNECT. Reachable means a
