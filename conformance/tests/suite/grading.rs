@@ -23,14 +23,14 @@ fn connack(p: &Seen<'_>) -> Vec<u8> {
     }
 }
 
-fn corpus_file(path: &str) -> String {
+pub(crate) fn corpus_file(path: &str) -> String {
     let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../scenarios")
         .join(path);
     std::fs::read_to_string(full).unwrap()
 }
 
-async fn run_files(
+pub(crate) async fn run_files(
     files: &[(&str, &str)],
     fake: &Fake,
     profile: &Profile,
@@ -46,14 +46,14 @@ async fn run_files(
         .unwrap()
 }
 
-fn result<'a>(r: &'a RunReport, id: &str, v: Version) -> &'a ScenarioResult {
+pub(crate) fn result<'a>(r: &'a RunReport, id: &str, v: Version) -> &'a ScenarioResult {
     r.results
         .iter()
         .find(|x| x.id == id && x.version == v)
         .unwrap_or_else(|| panic!("no result for {id} ({v}): {:?}", r.results))
 }
 
-fn arrived(r: &ScenarioResult) -> String {
+pub(crate) fn arrived(r: &ScenarioResult) -> String {
     r.failure
         .as_ref()
         .map(|f| format!("{} | {}", f.arrived, f.diff.join(" | ")))
@@ -488,4 +488,26 @@ async fn an_optional_packet_after_the_quiet_window_is_accepted_up_to_the_barrier
     let report = run_files(&[("t/late.yaml", LATE)], &fake, &Profile::permissive(), 1.0).await;
     let r = result(&report, "late", Version::V5_0);
     assert_eq!(r.outcome, Outcome::Pass, "{r:?}");
+}
+
+#[tokio::test]
+async fn undecodable_bytes_for_a_barrier_fail_the_step_on_a_connection_left_open() {
+    // Nothing after undecodable bytes can be framed, so no PINGRESP can follow them: the
+    // barrier ends there, and the bytes are judged, rather than waited out as an unanswered
+    // PINGREQ.
+    let fake = Fake::start(|p| match p.kind {
+        12 => Reply::SendThenDeaf(vec![0x00, 0x00]),
+        _ => Reply::Answer,
+    })
+    .await;
+    let report = run_files(
+        &[("t/quiet.yaml", NOTHING)],
+        &fake,
+        &Profile::permissive(),
+        1.0,
+    )
+    .await;
+    let r = result(&report, "quiet", Version::V5_0);
+    assert_eq!(r.outcome, Outcome::Fail, "{r:?}");
+    assert!(arrived(r).contains("malformed"), "{}", arrived(r));
 }

@@ -11,6 +11,7 @@ mod lawful;
 mod netfuzz;
 mod netfuzz_protocol;
 mod probe;
+mod receive_maximum;
 mod retained_copies;
 mod runs;
 mod support;
