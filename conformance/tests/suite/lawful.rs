@@ -58,6 +58,9 @@ struct Choices {
     silent_keep_alive: AtomicUsize,
     /// A PUBREL follows a PUBREC >= 0x80 from the client (no MUST forbids it).
     pubrel_after_failed_pubrec: AtomicUsize,
+    /// A PUBLISH with QoS 0 and RETAIN 1 goes to the client twice (no MUST forbids it: 4.3.1's
+    /// "once or not at all" is description, MQTT-4.3.1-1 fixes only QoS 0 and DUP 0).
+    doubled_retained: AtomicUsize,
 }
 
 fn bump(c: &AtomicUsize) {
@@ -106,6 +109,11 @@ impl Relay {
         }
         if self.held.is_some() {
             bump(&self.choices.overtook_suback);
+        }
+        // QoS 0 and RETAIN 1: DUP is 0 on every QoS 0 PUBLISH (MQTT-3.3.1-2).
+        if pkt[0] & 0x07 == 0x01 {
+            bump(&self.choices.doubled_retained);
+            self.client_write(&pkt).await;
         }
         self.client_write(&pkt).await;
     }
@@ -376,6 +384,7 @@ async fn the_corpus_passes_a_broker_taking_every_lawful_choice() {
             "PUBREL after failed PUBREC",
             &choices.pubrel_after_failed_pubrec,
         ),
+        ("doubled retained QoS 0 message", &choices.doubled_retained),
     ] {
         assert!(
             n.load(Ordering::Relaxed) > 0,
