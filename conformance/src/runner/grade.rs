@@ -160,6 +160,88 @@ fn deviate(r: &mut ScenarioResult, profile: &Profile) {
                 dev.reason
             );
         }
+        // Still a skip, but a listed failure that could not even be checked is an entry that
+        // no longer describes the broker: say so, so that the profile gets mended.
+        Outcome::Skip if !dev.intermittent => {
+            r.message = format!(
+                "{}; the profile lists it as a deviation, which did not show: review the entry",
+                r.message
+            );
+        }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Deviation;
+
+    fn result(outcome: Outcome) -> ScenarioResult {
+        ScenarioResult {
+            id: "s".into(),
+            title: String::new(),
+            area: String::new(),
+            version: Version::V5_0,
+            outcome,
+            statements: Vec::new(),
+            duration: Duration::ZERO,
+            message: "why".into(),
+            failure: None,
+            transcript: Vec::new(),
+            flaky: None,
+            down: None,
+        }
+    }
+
+    fn profile(intermittent: bool) -> Profile {
+        let mut p = Profile::permissive();
+        p.deviations.push(Deviation {
+            id: "s".into(),
+            versions: Some(vec![Version::V5_0]),
+            reason: "MQTT-0-0: listed".into(),
+            intermittent,
+        });
+        p
+    }
+
+    fn deviated(outcome: Outcome, intermittent: bool) -> ScenarioResult {
+        let mut r = result(outcome);
+        deviate(&mut r, &profile(intermittent));
+        r
+    }
+
+    #[test]
+    fn a_listed_failure_is_expected_and_a_listed_pass_is_not() {
+        for o in [Outcome::Fail, Outcome::NonStrict] {
+            let r = deviated(o, false);
+            assert_eq!(r.outcome, Outcome::ExpectedFailure);
+            assert!(
+                r.message.starts_with("known deviation: MQTT-0-0"),
+                "{}",
+                r.message
+            );
+        }
+        assert_eq!(
+            deviated(Outcome::Pass, false).outcome,
+            Outcome::UnexpectedPass
+        );
+        assert_eq!(deviated(Outcome::Pass, true).outcome, Outcome::Pass);
+    }
+
+    #[test]
+    fn a_listed_scenario_that_was_untestable_stays_a_skip_and_says_the_entry_is_stale() {
+        let r = deviated(Outcome::Skip, false);
+        assert_eq!(r.outcome, Outcome::Skip);
+        assert!(r.message.contains("review the entry"), "{}", r.message);
+        assert_eq!(deviated(Outcome::Skip, true).message, "why");
+    }
+
+    #[test]
+    fn an_unlisted_version_is_left_alone() {
+        let mut r = result(Outcome::Fail);
+        r.version = Version::V3_1_1;
+        deviate(&mut r, &profile(false));
+        assert_eq!(r.outcome, Outcome::Fail);
     }
 }
