@@ -29,8 +29,8 @@ pub(super) struct Plan {
 }
 
 /// Jobs for every selected scenario and version the profile and broker allow, ordered by
-/// `seed`: exclusive scenarios first, so none waits for the whole run to drain; then those
-/// with fixed topics, which run one at a time, so their chain starts early and overlaps the
+/// `seed` (the exclusive ones run before all others whatever their place: `schedule`): those
+/// with fixed topics first, which run one at a time, so their chain starts early and overlaps the
 /// rest; then the others longest first, so the slow timers (keep alive, expiry, will delay)
 /// overlap the rest.
 pub(super) fn plan(
@@ -70,7 +70,6 @@ pub(super) fn plan(
     jobs.sort_by_key(|j| {
         let s = &corpus[j.idx].scenario;
         (
-            !s.exclusive,
             !s.fixed_topics,
             // A chain of scenarios that run one at a time starts first.
             !(opts.delayed_wills_apart && s.delays_wills()),

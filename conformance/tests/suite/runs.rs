@@ -268,6 +268,50 @@ async fn scenarios_with_fixed_topics_never_run_at_the_same_time() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
+/// An exclusive scenario listens to a topic tree that the other scenario publishes into with
+/// fixed topics; it fails if it hears anything, so it passes only if it runs alone.
+const ALONE: &str = r#"
+id: alone
+title: An exclusive scenario hears no other scenario's traffic.
+statements: { must: [MQTT-3.3.2-3] }
+versions: [3.1.1, 5.0]
+exclusive: true
+steps:
+  - { client: s, connect: {} }
+  - { client: s, subscribe: { id: 1, filters: [{ topic: "mqtt-conformance/alone-test/#", qos: 0 }] } }
+  - { client: s, expect: { suback: { id: 1, codes: [0] } } }
+  - { client: s, expect_nothing: 300ms }
+"#;
+
+/// Publishes into the exclusive scenario's tree, then waits a while, so that overlapping runs
+/// would be seen.
+const NOISY: &str = r#"
+id: noisy
+title: Publishes into the tree the exclusive scenario listens to.
+statements: { must: [MQTT-3.3.2-3] }
+versions: [3.1.1, 5.0]
+steps:
+  - { client: p, connect: {} }
+  - { client: p, publish: { topic: "mqtt-conformance/alone-test/x", qos: 0, payload: noise } }
+  - { client: p, wait: 200ms }
+  - { client: p, publish: { topic: "mqtt-conformance/alone-test/x", qos: 0, payload: noise } }
+"#;
+
+#[tokio::test]
+async fn exclusive_scenarios_run_while_nothing_else_does() {
+    let broker = start().await;
+    let dir = scenario_dir(&[("alone.yaml", ALONE), ("noisy.yaml", NOISY)]);
+    let mut opts = options(Target::tcp(broker.tcp_addr()), Duration::from_secs(2));
+    opts.jobs = 16;
+    opts.repeat = 3;
+    let report = run_with(&dir, &reference(), &opts).await.unwrap();
+    broker.shutdown().await;
+    assert_eq!(report.results.len(), 4);
+    for r in &report.results {
+        assert!(r.outcome == Outcome::Pass && r.flaky.is_none(), "{r:?}");
+    }
+}
+
 /// Every run of this scenario leaves a delayed will on the same topic, each with its own
 /// payload, and fails if it sees another run's will: it passes only if no two runs overlap.
 const DELAYED_WILL: &str = r#"
