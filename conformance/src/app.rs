@@ -70,8 +70,36 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
 }
 
+/// Runs `work` to completion unless SIGINT or SIGTERM comes first. Then `work` is dropped, and
+/// with it every broker process it started (`Process` stops its group when dropped): the
+/// brokers run in process groups of their own, so a Ctrl-C in the terminal does not reach them.
+fn block_on<T>(work: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    runtime()?.block_on(async {
+        tokio::select! {
+            result = work => result,
+            signal = interrupted() => Err(Error::Interrupted(signal)),
+        }
+    })
+}
+
+/// The name of the first of SIGINT and SIGTERM to arrive; never returns if neither can be
+/// watched.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
 fn run_command(args: RunArgs) -> Result<i32, Error> {
-    runtime()?.block_on(run_async(args))
+    block_on(run_async(args))
 }
 
 fn certify_command(args: &CertifyArgs) -> Result<i32, Error> {
@@ -96,7 +124,7 @@ fn certify_command(args: &CertifyArgs) -> Result<i32, Error> {
         timeout_scale: args.timeout_scale,
         only: args.only.clone(),
     };
-    let m = runtime()?.block_on(certify::certify(&list, &corpus, &plan))?;
+    let m = block_on(certify::certify(&list, &corpus, &plan))?;
     for b in &m.brokers {
         let state = match (&b.error, b.ok) {
             (Some(e), _) => format!("not certified: {e}"),
@@ -144,7 +172,7 @@ fn fuzz_command(args: &FuzzArgs) -> Result<i32, Error> {
         bar.set_message(p.line());
         bar.tick();
     };
-    let report = runtime()?.block_on(crate::netfuzz::fuzz(&options, &show))?;
+    let report = block_on(crate::netfuzz::fuzz(&options, &show))?;
     bar.finish_and_clear();
     out!("{}", report.table());
     outln!(

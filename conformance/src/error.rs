@@ -18,6 +18,9 @@ pub enum Error {
     /// A broker process the harness was asked to start did not start or did not listen.
     #[error("cannot start the broker: {0}")]
     BrokerStart(String),
+    /// SIGINT or SIGTERM arrived: the command stopped, and so did any broker it started.
+    #[error("interrupted by {0}; any broker this run started was stopped")]
+    Interrupted(&'static str),
     /// Writing a report failed.
     #[error("cannot write {path}: {source}")]
     Write {

@@ -8,5 +8,6 @@ pub const SUCCESS: i32 = 0;
 /// and the scenarios from the death on are errors.
 pub const FAILURES: i32 = 1;
 /// The run could not be done: bad arguments, bad scenario files, broker unreachable (no TCP
-/// connection, or no version answering the health check before the run).
+/// connection, or no version answering the health check before the run), or interrupted by
+/// SIGINT or SIGTERM.
 pub const CANNOT_RUN: i32 = 2;

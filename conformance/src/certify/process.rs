@@ -150,6 +150,23 @@ impl Process {
     }
 }
 
+impl Drop for Process {
+    /// A broker still running when its handle goes (the run was interrupted, or failed before
+    /// `stop`) is killed with its whole group, so no broker outlives the harness that started
+    /// it. Only while the group's leader runs: once it is reaped, the id may name another group.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = std::process::Command::new("kill")
+                .arg("-KILL")
+                .arg("--")
+                .arg(format!("-{}", self.pgid))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 async fn signal(pgid: u32, sig: &str) {
     let _ = Command::new("kill")
         .arg(format!("-{sig}"))
