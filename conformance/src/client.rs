@@ -242,6 +242,18 @@ impl Connection {
         }
     }
 
+    /// Whether the broker has ended the connection without any step having read that yet: looks
+    /// at what has arrived so far, without waiting, and keeps every event queued in order.
+    pub fn ended_unread(&mut self) -> bool {
+        if self.closed {
+            return false;
+        }
+        while let Ok((_, ev)) = self.events.try_recv() {
+            self.pending.push_back(ev);
+        }
+        self.pending.iter().any(|ev| matches!(ev, Event::Closed(_)))
+    }
+
     /// Puts events read ahead back in front of the queue, in order.
     pub fn unread(&mut self, events: Vec<Event>) {
         for ev in events.into_iter().rev() {

@@ -285,6 +285,20 @@ impl Run<'_> {
                 Ok(())
             }
             Action::Disconnect(spec) => {
+                // A DISCONNECT sent after the broker ended the connection on its own never
+                // reaches it: no normal disconnection takes place to check (and a will the
+                // broker then publishes is right, MQTT-3.1.2-8).
+                if self
+                    .conns
+                    .get_mut(name)
+                    .is_some_and(Connection::ended_unread)
+                {
+                    return Err(StepError::Untestable(
+                        "the broker closed the connection before the client's DISCONNECT, so \
+                         no normal disconnection took place"
+                            .into(),
+                    ));
+                }
                 let spec = PacketSpec::Disconnect(spec.clone());
                 let built = packets::packet(&spec, &self.vars(p)).map_err(StepError::Harness)?;
                 self.send(name, built).await?;

@@ -511,3 +511,38 @@ async fn undecodable_bytes_for_a_barrier_fail_the_step_on_a_connection_left_open
     assert_eq!(r.outcome, Outcome::Fail, "{r:?}");
     assert!(arrived(r).contains("malformed"), "{}", arrived(r));
 }
+
+/// rumqttd once closed a connection right after its CONNACK, before the client's DISCONNECT,
+/// then rightly published the will; `disconnect-discards-will-before-close` failed it for that.
+/// A DISCONNECT the broker never read shows nothing about a normal disconnection: untestable,
+/// in both versions. The scenario here is that one with a pause before the DISCONNECT, so that
+/// the close has surely arrived (this fake publishes no wills: without the check it passed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_before_the_clients_disconnect_is_untestable() {
+    let fake = Fake::start(|p| match p.kind {
+        // Client `a` of the scenario (its ids end in the client's name); not the health check.
+        1 if p.client_id.ends_with('a') => Reply::SendThenClose(connack(p)),
+        _ => Reply::Answer,
+    })
+    .await;
+    let id = "disconnect-discards-will-before-close";
+    let file = corpus_file(&format!("disconnect/{id}.yaml"));
+    let disconnect = "  - { client: a, disconnect: {}";
+    assert!(file.contains(disconnect), "{file}");
+    let paused = file.replace(
+        disconnect,
+        &format!("  - {{ client: a, wait: 300ms }}\n{disconnect}"),
+    );
+    let files = [(&*format!("t/{id}.yaml"), paused.as_str())];
+    let report = run_files(&files, &fake, &Profile::permissive(), 1.0).await;
+    for v in Version::ALL {
+        let r = result(&report, id, v);
+        assert_eq!(r.outcome, Outcome::Skip, "{r:?}");
+        assert!(
+            r.message
+                .contains("closed the connection before the client's DISCONNECT"),
+            "{}",
+            r.message
+        );
+    }
+}
