@@ -1487,7 +1487,45 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     for (i, step) in s.steps.iter().enumerate() {
         validate_step(s, i, step, &mut p);
     }
+    validate_session_present(s, &mut p);
     out
+}
+
+/// Session Present 1 is asserted only by scenarios that cite a statement about it or about the
+/// session being kept. Asserted anywhere else, it fails a broker that never sets the flag (or
+/// wrongly drops the session) under a statement the scenario does not name, and hides what the
+/// scenario is about.
+fn validate_session_present(s: &Scenario, p: &mut impl FnMut(String, String)) {
+    for &v in &s.versions {
+        let allowed: &[&str] = match v {
+            // 3.1.1: Session Present 1 for a stored session; 5.0: the same, and the session
+            // outliving its connection while the Session Expiry Interval runs.
+            Version::V5_0 => &["MQTT-3.2.2-3", "MQTT-3.1.2-23"],
+            Version::V3_1 | Version::V3_1_1 => &["MQTT-3.2.2-2"],
+        };
+        let cited = s.statements.for_version(v);
+        if cited.iter().any(|r| allowed.contains(&r.id.as_str())) {
+            continue;
+        }
+        for (i, step) in s.steps.iter().enumerate() {
+            let runs = step.versions.as_ref().is_none_or(|vs| vs.contains(&v));
+            let connack = match &step.action {
+                Action::Connect(c) => c.connack.as_ref(),
+                Action::Expect(ExpectSpec::Connack(m)) => Some(m),
+                _ => None,
+            };
+            if runs && connack.is_some_and(|m| m.session_present == Some(true)) {
+                p(
+                    format!("steps[{i}] ({})", step.action.key()),
+                    format!(
+                        "asserts Session Present 1 under {v} but the scenario cites none of {}; \
+                         cite one, or leave Session Present to the scenarios that do",
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// Each cited statement exists in the catalogue of each version it is cited for.

@@ -66,6 +66,32 @@ fn embedded_corpus_lints_clean() {
 }
 
 #[test]
+fn session_present_one_is_asserted_only_where_a_session_statement_is_cited() {
+    let steps = "steps:\n  - { client: a, connect: { clean_start: false, properties: { session_expiry_interval: 30 } } }\n  - { client: a, disconnect: {} }\n  - { client: a, connect: { clean_start: false, connack: { session_present: true } } }\n";
+    let file = |must: &str| {
+        format!("id: s\ntitle: T.\nstatements: {{ must: [{must}] }}\nversions: [5.0]\n{steps}")
+    };
+    // About message expiry, yet failing a broker that never sets Session Present.
+    let dir = scenario_dir(&[("publish/s.yaml", &file("MQTT-3.3.2-5"))]);
+    let out = bin().arg("lint").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("asserts Session Present 1 under 5.0"),
+        "{text}"
+    );
+    // Citing the session statement makes the assertion the scenario's own.
+    let dir = scenario_dir(&[("session/s.yaml", &file("MQTT-3.3.2-5, MQTT-3.1.2-23"))]);
+    let out = bin().arg("lint").arg(&dir).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
 fn a_retired_id_is_refused_and_a_profile_naming_it_is_told_why() {
     let id = "not-closed-before-one-and-a-half-keep-alive";
     let dir = scenario_dir(&[(
@@ -153,4 +179,74 @@ fn lint_names_file_line_and_field() {
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("`connack_level` grades"), "{text}");
+}
+
+/// The broker a run starts lives in a process group of its own, out of reach of a Ctrl-C in the
+/// terminal; interrupting the harness must stop it all the same, helpers included. Here the
+/// "broker" is a shell that leaves a helper `sleep` in the background (its pid recorded) and
+/// then becomes a `sleep` itself; a fake answering CONNACK and PINGRESP holds the port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_run_stops_the_broker_it_started() {
+    use crate::fake::{Fake, Reply};
+    let fake = Fake::start(|p| match p.kind {
+        1 | 12 => Reply::Answer,
+        _ => Reply::Silent,
+    })
+    .await;
+    let dir = scenario_dir(&[]);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pid_file = dir.join("broker.pid");
+    let start = format!(
+        "sleep 600 & echo $! > {}; exec sleep 601",
+        pid_file.display()
+    );
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mqtt-conformance"))
+        .args(["run", "--broker", &format!("mqtt://{}", fake.addr)])
+        .args(["--broker-cmd", &start])
+        .args(["--filter", "closed-after-one-and-a-half-keep-alive"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The run is under way once the broker command has written the helper's pid.
+    let mut broker = None;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        broker = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        if broker.is_some() {
+            break;
+        }
+    }
+    let helper = broker.expect("the broker command never started");
+    let alive = |pid: u32| std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert!(alive(helper));
+    let harness = child.id().unwrap().to_string();
+    let sent = Command::new("kill")
+        .args(["-TERM", &harness])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the harness did not stop")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    // Killed, then reaped by the harness or by init: gone either way within a few seconds.
+    let mut gone = false;
+    for _ in 0..100 {
+        if !alive(helper) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        gone,
+        "the broker's helper {helper} outlived the interrupted run"
+    );
 }
