@@ -10,15 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use mqtt_conformance::corpus;
-use mqtt_conformance::runner::{self, Outcome};
+use mqtt_conformance::runner::Outcome;
 use mqtt_conformance::transport::Target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
-
-use crate::support::{options, reference};
 
 /// Packet types (high nibble of the first byte).
 const CONNECT: u8 = 1;
@@ -350,14 +347,7 @@ async fn the_corpus_passes_a_broker_taking_every_lawful_choice() {
         .await
         .unwrap();
     let (addr, choices) = crate::support::start_relay(broker.tcp_addr(), relay).await;
-    let (corpus, problems) = corpus::parse_all(&corpus::embedded_sources());
-    assert!(problems.is_empty(), "{problems:?}");
-    let mut opts = options(Target::tcp(addr), Duration::from_secs(3));
-    opts.jobs = 16;
-    let bar = indicatif::ProgressBar::hidden();
-    let report = runner::run(&corpus, &reference(), &opts, &bar)
-        .await
-        .unwrap();
+    let report = crate::support::run_whole_corpus(Target::tcp(addr)).await;
     broker.shutdown().await;
 
     let bad: Vec<String> = report

@@ -1,5 +1,6 @@
 //! Integration tests of the conformance runner: one binary, one module per concern.
 
+mod attribution;
 mod certify;
 mod cli;
 mod fake;

@@ -256,7 +256,7 @@ fn acks_upgrade(pkt: &[u8]) -> bool {
 }
 
 /// Splits whole packets off the front of `buf`; a stream that cannot be framed goes as it is.
-fn frames(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
+pub(crate) fn frames(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         match mqtt_codec::framing::packet_len(buf) {

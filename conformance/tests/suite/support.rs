@@ -84,6 +84,19 @@ pub(crate) async fn run_embedded(ids: &[&str], target: Target) -> RunReport {
         .unwrap()
 }
 
+/// Runs the whole embedded corpus, both versions, against `target` with the reference profile,
+/// 16 jobs and step timeout 3 s.
+pub(crate) async fn run_whole_corpus(target: Target) -> RunReport {
+    let (corpus, problems) = corpus::parse_all(&corpus::embedded_sources());
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut opts = options(target, Duration::from_secs(3));
+    opts.jobs = 16;
+    let bar = indicatif::ProgressBar::hidden();
+    runner::run(&corpus, &reference(), &opts, &bar)
+        .await
+        .unwrap()
+}
+
 /// Runs the binary, bounded by 60 s; returns its output and wall time.
 pub(crate) async fn run_cli(args: &[&str]) -> (std::process::Output, Duration) {
     let start = std::time::Instant::now();
