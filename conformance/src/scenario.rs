@@ -1509,12 +1509,21 @@ fn validate_session_present(s: &Scenario, p: &mut impl FnMut(String, String)) {
         }
         for (i, step) in s.steps.iter().enumerate() {
             let runs = step.versions.as_ref().is_none_or(|vs| vs.contains(&v));
-            let connack = match &step.action {
-                Action::Connect(c) => c.connack.as_ref(),
-                Action::Expect(ExpectSpec::Connack(m)) => Some(m),
-                _ => None,
+            // A graded `expect_one_of` alternative asserts as much as a plain step does.
+            let connacks: Vec<_> = match &step.action {
+                Action::Connect(c) => c.connack.iter().collect(),
+                Action::Expect(ExpectSpec::Connack(m)) => vec![m],
+                Action::ExpectOneOf(alts) => alts
+                    .iter()
+                    .filter(|a| a.untestable.is_none())
+                    .filter_map(|a| match &a.expect {
+                        Some(ExpectSpec::Connack(m)) => Some(m),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
             };
-            if runs && connack.is_some_and(|m| m.session_present == Some(true)) {
+            if runs && connacks.iter().any(|m| m.session_present == Some(true)) {
                 p(
                     format!("steps[{i}] ({})", step.action.key()),
                     format!(

@@ -15,8 +15,7 @@ use mqtt_conformance::transport::Target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::retained_copies::frames;
-use crate::support::{run_whole_corpus, start_relay};
+use crate::support::{frames_or_rest, run_whole_corpus, start_relay};
 
 /// PUBLISH (high nibble of the first byte).
 const PUBLISH: u8 = 3;
@@ -48,7 +47,7 @@ async fn relay(client: TcpStream, broker: SocketAddr, cleared: Arc<Cleared>) {
                     break;
                 }
                 bbuf.extend_from_slice(&b[..n]);
-                for mut p in frames(&mut bbuf) {
+                for mut p in frames_or_rest(&mut bbuf) {
                     if p[0] >> 4 == PUBLISH && p[0] & DUP != 0 {
                         p[0] &= !DUP;
                         cleared.0.fetch_add(1, Ordering::Relaxed);

@@ -80,6 +80,13 @@ fn session_present_one_is_asserted_only_where_a_session_statement_is_cited() {
         text.contains("asserts Session Present 1 under 5.0"),
         "{text}"
     );
+    // The same assertion inside a graded `expect_one_of` alternative is refused too.
+    let one_of = "id: s\ntitle: T.\nstatements: { must: [MQTT-3.3.2-5] }\nversions: [5.0]\nsteps:\n  - { client: a, send: { connect: { clean_start: false } } }\n  - client: a\n    expect_one_of:\n      - expect: { connack: { session_present: true } }\n      - expect_closed: {}\n";
+    let dir = scenario_dir(&[("publish/s.yaml", one_of)]);
+    let out = bin().arg("lint").arg(&dir).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("steps[1] (expect_one_of)"), "{text}");
     // Citing the session statement makes the assertion the scenario's own.
     let dir = scenario_dir(&[("session/s.yaml", &file("MQTT-3.3.2-5, MQTT-3.1.2-23"))]);
     let out = bin().arg("lint").arg(&dir).output().unwrap();

@@ -17,6 +17,8 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
 
+use crate::support::frames;
+
 /// Packet types (high nibble of the first byte).
 const CONNECT: u8 = 1;
 const PUBLISH: u8 = 3;
@@ -237,18 +239,6 @@ fn connect_level(body: &[u8]) -> u8 {
     body.get(2 + name).copied().unwrap_or(0)
 }
 
-/// Splits whole packets off the front of `buf`; `Err` once the stream cannot be framed.
-fn frames(buf: &mut Vec<u8>) -> Result<Vec<Vec<u8>>, ()> {
-    let mut out = Vec::new();
-    while let Some(len) = mqtt_codec::framing::packet_len(buf).map_err(|_| ())? {
-        if buf.len() < len {
-            break;
-        }
-        out.push(buf.drain(..len).collect());
-    }
-    Ok(out)
-}
-
 async fn read_some(r: &mut OwnedReadHalf, buf: &mut Vec<u8>) -> usize {
     let mut chunk = [0u8; 4096];
     let n = r.read(&mut chunk).await.unwrap_or(0);
@@ -298,20 +288,17 @@ async fn relay_as(
                     cbuf.clear();
                     continue;
                 }
-                match frames(&mut cbuf) {
-                    Ok(pkts) => {
-                        for p in pkts {
-                            if !r.on_client_packet(&p).await {
-                                return;
-                            }
-                        }
+                let (pkts, unframable) = frames(&mut cbuf);
+                for p in pkts {
+                    if !r.on_client_packet(&p).await {
+                        return;
                     }
-                    // Malformed input goes to the broker as it came, from here on.
-                    Err(()) => {
-                        raw = true;
-                        let _ = r.to_broker.write_all(&cbuf).await;
-                        cbuf.clear();
-                    }
+                }
+                // Malformed input goes to the broker as it came, from here on.
+                if unframable {
+                    raw = true;
+                    let _ = r.to_broker.write_all(&cbuf).await;
+                    cbuf.clear();
                 }
             }
             n = read_some(&mut from_broker, &mut bbuf), if !broker_done => {
@@ -324,7 +311,7 @@ async fn relay_as(
                     broker_done = true;
                     continue;
                 }
-                for p in frames(&mut bbuf).unwrap_or_default() {
+                for p in frames(&mut bbuf).0 {
                     r.on_broker_packet(p).await;
                 }
             }

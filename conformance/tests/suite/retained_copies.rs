@@ -38,6 +38,8 @@ use mqtt_conformance::transport::Target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::support::frames_or_rest;
+
 /// Packet types (high nibble of the first byte).
 const CONNECT: u8 = 1;
 const CONNACK: u8 = 2;
@@ -255,21 +257,6 @@ fn acks_upgrade(pkt: &[u8]) -> bool {
     pkt[0] >> 4 == PUBACK && body(pkt).get(..2) == Some(&UPGRADED_ID.to_be_bytes()[..])
 }
 
-/// Splits whole packets off the front of `buf`; a stream that cannot be framed goes as it is.
-pub(crate) fn frames(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        match mqtt_codec::framing::packet_len(buf) {
-            Ok(Some(len)) if buf.len() >= len => out.push(buf.drain(..len).collect()),
-            Ok(_) => return out,
-            Err(_) => {
-                out.push(std::mem::take(buf));
-                return out;
-            }
-        }
-    }
-}
-
 /// Relays one connection until either side ends it, making `change`.
 async fn relay(client: TcpStream, broker: SocketAddr, made: Arc<Made>, change: Change) {
     let Ok(upstream) = TcpStream::connect(broker).await else {
@@ -287,7 +274,7 @@ async fn relay(client: TcpStream, broker: SocketAddr, made: Arc<Made>, change: C
                     break;
                 }
                 cbuf.extend_from_slice(&c[..n]);
-                for p in frames(&mut cbuf) {
+                for p in frames_or_rest(&mut cbuf) {
                     if let Some(p) = from_client(p, change, &made, &mut conn) {
                         let _ = to_broker.write_all(&p).await;
                     }
@@ -299,7 +286,7 @@ async fn relay(client: TcpStream, broker: SocketAddr, made: Arc<Made>, change: C
                     break;
                 }
                 bbuf.extend_from_slice(&b[..n]);
-                for p in frames(&mut bbuf) {
+                for p in frames_or_rest(&mut bbuf) {
                     for out in to_client(p, change, &made, &conn) {
                         let _ = to_client_w.write_all(&out).await;
                     }

@@ -153,3 +153,25 @@ where
     });
     (addr, record)
 }
+
+/// Splits whole packets off the front of `buf`; a partial packet stays there. The flag is true
+/// when what stays cannot be framed (a bad Remaining Length), so it never will be.
+pub(crate) fn frames(buf: &mut Vec<u8>) -> (Vec<Vec<u8>>, bool) {
+    let mut out = Vec::new();
+    loop {
+        match mqtt_codec::framing::packet_len(buf) {
+            Ok(Some(len)) if buf.len() >= len => out.push(buf.drain(..len).collect()),
+            Ok(_) => return (out, false),
+            Err(_) => return (out, true),
+        }
+    }
+}
+
+/// `frames`, with bytes that cannot be framed passed on as one last chunk, as they came.
+pub(crate) fn frames_or_rest(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
+    let (mut out, unframable) = frames(buf);
+    if unframable {
+        out.push(std::mem::take(buf));
+    }
+    out
+}
