@@ -147,8 +147,9 @@ pub struct Deviation {
     /// Why: the statement broken and what the broker does instead.
     pub reason: String,
     /// The broker breaks the statement only some of the time (a timer that fires late when
-    /// it is idle, say): a failure is an expected failure and a pass is a pass, reported with
-    /// the reason, rather than an unexpected pass.
+    /// it is idle, say): a failure is an expected failure, a pass is a pass rather than an
+    /// unexpected pass, and a result that only missed a SHOULD stays non-strict; the last two
+    /// are reported with the reason.
     #[serde(default)]
     pub intermittent: bool,
 }

@@ -137,12 +137,21 @@ pub(crate) fn grade(
 }
 
 /// The profile's deviation for this scenario and version, applied: a failure it lists is
-/// expected, a pass it lists is unexpected (unless listed as intermittent).
+/// expected, a pass it lists is unexpected. An intermittent entry leaves a pass, or a result
+/// that only missed a SHOULD, as it is.
 fn deviate(r: &mut ScenarioResult, profile: &Profile) {
     let Some(dev) = profile.deviation(&r.id, r.version) else {
         return;
     };
     match r.outcome {
+        // The listed failure did not show; what did show is only a SHOULD not followed, which
+        // the report must not pass off as the listed deviation.
+        Outcome::NonStrict if dev.intermittent => {
+            r.message = format!(
+                "{}; listed as an intermittent deviation, which did not show this time ({})",
+                r.message, dev.reason
+            );
+        }
         Outcome::Fail | Outcome::NonStrict => {
             r.outcome = Outcome::ExpectedFailure;
             r.message = format!("known deviation: {} ({})", dev.reason, r.message);
@@ -227,6 +236,21 @@ mod tests {
             Outcome::UnexpectedPass
         );
         assert_eq!(deviated(Outcome::Pass, true).outcome, Outcome::Pass);
+    }
+
+    #[test]
+    fn an_intermittent_entry_leaves_a_non_strict_result_non_strict() {
+        let r = deviated(Outcome::NonStrict, true);
+        assert_eq!(r.outcome, Outcome::NonStrict);
+        assert!(
+            r.message.starts_with("why; listed as an intermittent"),
+            "{}",
+            r.message
+        );
+        assert_eq!(
+            deviated(Outcome::Fail, true).outcome,
+            Outcome::ExpectedFailure
+        );
     }
 
     #[test]
