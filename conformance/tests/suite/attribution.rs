@@ -5,54 +5,206 @@
 //!
 //! - `resent_without_dup`: every PUBLISH the broker sends again goes out with DUP 0, which
 //!   breaks MQTT-3.3.1-1 only.
+//! - `qos0_delivered_at_granted_qos`: a QoS 0 PUBLISH on a topic the client subscribed to at
+//!   QoS 1 or 2 goes out at QoS 1, which breaks the rule that the delivered QoS never exceeds
+//!   the published one (3.1.1 MQTT-3.8.4-6, 5.0 MQTT-3.8.4-8) only.
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mqtt_conformance::runner::{Outcome, RunReport};
+use mqtt_codec::bytes::Bytes;
+use mqtt_codec::topic::{matches, parse_shared};
+use mqtt_codec::{FixedHeader, Packet, ProtocolVersion};
+use mqtt_conformance::runner::{Outcome, RunReport, ScenarioResult};
+use mqtt_conformance::scenario::Version;
 use mqtt_conformance::transport::Target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{frames_or_rest, run_whole_corpus, start_relay};
+use crate::support::{
+    at_qos1, body, frames_or_rest, run_whole_corpus, start_relay, topic_field_len,
+};
 
-/// PUBLISH (high nibble of the first byte).
+/// Packet types (high nibble of the first byte).
+const CONNECT: u8 = 1;
 const PUBLISH: u8 = 3;
+const PUBACK: u8 = 4;
 /// The DUP bit of a PUBLISH's first byte.
 const DUP: u8 = 0x08;
+/// The QoS bits of a PUBLISH's first byte.
+const QOS: u8 = 0x06;
+/// Upgraded deliveries take packet identifiers from here up; the reference broker counts from 1,
+/// so they never meet its own.
+const FIRST_UPGRADED_ID: u16 = 0xFF00;
 
-/// How many resent PUBLISH packets lost their DUP flag.
+/// How many packets the relay changed.
 #[derive(Default)]
-struct Cleared(AtomicUsize);
+struct Changed(AtomicUsize);
 
-/// Relays one connection until either side ends it, clearing DUP on the broker's PUBLISH
-/// packets; the client's packets go as they are.
-async fn relay(client: TcpStream, broker: SocketAddr, cleared: Arc<Cleared>) {
+/// What the relay does to one connection's traffic.
+trait Fault: Send + 'static {
+    /// The broker's packet as the client gets it.
+    fn to_client(&mut self, pkt: Vec<u8>, changed: &Changed) -> Vec<u8>;
+    /// Whether the client's packets are looked at. Otherwise its bytes go on as they come,
+    /// unframed, so that a partial packet reaches the broker as it was sent.
+    fn inspects_client(&self) -> bool {
+        false
+    }
+    /// Whether the client's packet goes on to the broker.
+    fn to_broker(&mut self, _pkt: &[u8]) -> bool {
+        true
+    }
+}
+
+/// Every PUBLISH the broker sends again goes out with DUP 0.
+struct ClearDup;
+
+impl Fault for ClearDup {
+    fn to_client(&mut self, mut p: Vec<u8>, changed: &Changed) -> Vec<u8> {
+        if p[0] >> 4 == PUBLISH && p[0] & DUP != 0 {
+            p[0] &= !DUP;
+            changed.0.fetch_add(1, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+/// Every QoS 0 PUBLISH the broker sends on a topic the client holds a QoS 1 or 2 subscription
+/// for goes out at QoS 1: the granted QoS instead of the lower published one, as some brokers
+/// do. The client's PUBACKs for them stop here, so the broker sees a client that follows it.
+#[derive(Default)]
+struct UpgradeToGranted {
+    v5: bool,
+    /// The filters of each SUBSCRIBE not yet acknowledged, by packet identifier.
+    asked: HashMap<u16, Vec<String>>,
+    /// The filters granted QoS 1 or 2, shared ones by their inner filter.
+    granted: HashSet<String>,
+    next: u16,
+}
+
+impl UpgradeToGranted {
+    fn version(&self) -> ProtocolVersion {
+        if self.v5 {
+            ProtocolVersion::V5_0
+        } else {
+            ProtocolVersion::V3_1_1
+        }
+    }
+
+    fn decode(&self, pkt: &[u8]) -> Option<Packet> {
+        let header = FixedHeader::parse(pkt).ok().flatten()?;
+        Packet::decode(&header, Bytes::copy_from_slice(body(pkt)), self.version()).ok()
+    }
+
+    /// Whether a QoS 0 PUBLISH to `topic` matches a filter granted a higher QoS.
+    fn upgrades(&self, topic: &str) -> bool {
+        self.granted.iter().any(|f| {
+            let inner = match parse_shared(f) {
+                Some(Ok((_, inner))) => inner,
+                _ => f.as_str(),
+            };
+            matches(inner, topic)
+        })
+    }
+}
+
+impl Fault for UpgradeToGranted {
+    fn to_client(&mut self, p: Vec<u8>, changed: &Changed) -> Vec<u8> {
+        match self.decode(&p) {
+            Some(Packet::SubAck(ack)) => {
+                let filters = self.asked.remove(&ack.packet_id).unwrap_or_default();
+                for (f, code) in filters.into_iter().zip(&ack.codes) {
+                    if matches!(code.0, 1 | 2) {
+                        self.granted.insert(f);
+                    } else {
+                        self.granted.remove(&f);
+                    }
+                }
+                p
+            }
+            Some(Packet::Publish(publish)) if p[0] & QOS == 0 && self.upgrades(&publish.topic) => {
+                changed.0.fetch_add(1, Ordering::Relaxed);
+                let id = FIRST_UPGRADED_ID + self.next % 0x100;
+                self.next = self.next.wrapping_add(1);
+                at_qos1(&p, id)
+            }
+            _ => p,
+        }
+    }
+
+    fn inspects_client(&self) -> bool {
+        true
+    }
+
+    fn to_broker(&mut self, pkt: &[u8]) -> bool {
+        match pkt[0] >> 4 {
+            CONNECT => {
+                let b = body(pkt);
+                self.v5 = b.get(topic_field_len(b)) == Some(&5);
+            }
+            PUBACK => {
+                let id = body(pkt).get(..2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+                return id.is_none_or(|id| id < FIRST_UPGRADED_ID);
+            }
+            _ => match self.decode(pkt) {
+                Some(Packet::Subscribe(s)) => {
+                    let filters = s.filters.iter().map(|f| f.filter.to_string()).collect();
+                    self.asked.insert(s.packet_id, filters);
+                }
+                Some(Packet::Unsubscribe(u)) => {
+                    for f in &u.filters {
+                        self.granted.remove(&f.to_string());
+                    }
+                }
+                _ => {}
+            },
+        }
+        true
+    }
+}
+
+/// Relays one connection until either side ends it, with `fault` applied to both directions.
+async fn relay(
+    client: TcpStream,
+    broker: SocketAddr,
+    changed: Arc<Changed>,
+    mut fault: impl Fault,
+) {
     let Ok(upstream) = TcpStream::connect(broker).await else {
         return;
     };
     let (mut client_r, mut to_client) = client.into_split();
     let (mut broker_r, mut to_broker) = upstream.into_split();
-    let (mut bbuf, mut c, mut b) = (Vec::new(), [0u8; 4096], [0u8; 4096]);
+    let (mut cbuf, mut bbuf) = (Vec::new(), Vec::new());
+    let (mut c, mut b) = ([0u8; 4096], [0u8; 4096]);
     loop {
         tokio::select! {
-            n = client_r.read(&mut c) => match n.unwrap_or(0) {
-                0 => break,
-                n => { let _ = to_broker.write_all(&c[..n]).await; }
-            },
+            n = client_r.read(&mut c) => {
+                let n = n.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                if !fault.inspects_client() {
+                    let _ = to_broker.write_all(&c[..n]).await;
+                    continue;
+                }
+                cbuf.extend_from_slice(&c[..n]);
+                for p in frames_or_rest(&mut cbuf) {
+                    if fault.to_broker(&p) {
+                        let _ = to_broker.write_all(&p).await;
+                    }
+                }
+            }
             n = broker_r.read(&mut b) => {
                 let n = n.unwrap_or(0);
                 if n == 0 {
                     break;
                 }
                 bbuf.extend_from_slice(&b[..n]);
-                for mut p in frames_or_rest(&mut bbuf) {
-                    if p[0] >> 4 == PUBLISH && p[0] & DUP != 0 {
-                        p[0] &= !DUP;
-                        cleared.0.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let _ = to_client.write_all(&p).await;
+                for p in frames_or_rest(&mut bbuf) {
+                    let _ = to_client.write_all(&fault.to_client(p, &changed)).await;
                 }
             }
         }
@@ -60,37 +212,76 @@ async fn relay(client: TcpStream, broker: SocketAddr, cleared: Arc<Cleared>) {
     let _ = to_client.shutdown().await;
 }
 
-/// The whole embedded corpus, both versions, against the reference broker behind the relay.
-async fn run_corpus() -> (RunReport, usize) {
+/// The whole embedded corpus, both versions, against the reference broker behind a relay that
+/// applies a fresh `fault()` to each connection; with how many packets it changed.
+async fn run_corpus<F: Fault>(fault: fn() -> F) -> (RunReport, usize) {
     let broker = mqtt_reference_broker::start(mqtt_reference_broker::Config::default())
         .await
         .unwrap();
-    let (addr, cleared) = start_relay(broker.tcp_addr(), relay).await;
+    let (addr, changed) =
+        start_relay(broker.tcp_addr(), move |c, b, ch| relay(c, b, ch, fault())).await;
     let report = run_whole_corpus(Target::tcp(addr)).await;
     broker.shutdown().await;
-    (report, cleared.0.load(Ordering::Relaxed))
+    (report, changed.0.load(Ordering::Relaxed))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resent_without_dup() {
-    const RULE: &str = "MQTT-3.3.1-1";
-    let (report, cleared) = run_corpus().await;
+/// The results that did not pass (skips aside), each checked to cite one of `rules` for its
+/// version.
+fn failures_citing<'a>(
+    report: &'a RunReport,
+    rules: &[(&str, Version)],
+) -> Vec<&'a ScenarioResult> {
     let failed: Vec<_> = report
         .results
         .iter()
         .filter(|r| !matches!(r.outcome, Outcome::Pass | Outcome::Skip))
         .collect();
+    let mut stray = Vec::new();
     for r in &failed {
-        assert!(
-            r.statements.iter().any(|s| s.id == RULE),
-            "{} [{}] fails without citing {RULE}: {}",
-            r.id,
-            r.version,
-            r.message
-        );
+        let cites = rules
+            .iter()
+            .any(|(id, v)| *v == r.version && r.statements.iter().any(|s| s.id == *id));
+        if !cites {
+            stray.push(format!("{} [{}]: {}", r.id, r.version, r.message));
+        }
     }
+    assert!(
+        stray.is_empty(),
+        "fail without citing the broken rule:\n{}",
+        stray.join("\n")
+    );
+    failed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resent_without_dup() {
+    let rules = [
+        ("MQTT-3.3.1-1", Version::V3_1),
+        ("MQTT-3.3.1-1", Version::V3_1_1),
+        ("MQTT-3.3.1-1", Version::V5_0),
+    ];
+    let (report, cleared) = run_corpus(|| ClearDup).await;
+    let failed = failures_citing(&report, &rules);
     // The scenario named for the rule fails under both versions.
     let dup = failed.iter().filter(|r| r.id == "redelivery-sets-dup");
     assert_eq!(dup.count(), 2, "{failed:?}");
     assert!(cleared > 0, "no resent PUBLISH went through the relay");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qos0_delivered_at_granted_qos() {
+    // The delivered QoS is the lower of the published and the granted one.
+    let rules = [
+        ("MQTT-3.8.4-6", Version::V3_1),
+        ("MQTT-3.8.4-6", Version::V3_1_1),
+        ("MQTT-3.8.4-8", Version::V5_0),
+    ];
+    let (report, upgraded) = run_corpus(UpgradeToGranted::default).await;
+    let failed = failures_citing(&report, &rules);
+    // The scenario named for the rule fails under both versions.
+    let named = failed
+        .iter()
+        .filter(|r| r.id == "delivery-qos-not-upgraded");
+    assert_eq!(named.count(), 2, "{failed:?}");
+    assert!(upgraded > 0, "no QoS 0 PUBLISH went through the relay");
 }

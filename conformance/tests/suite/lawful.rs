@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
 
-use crate::support::frames;
+use crate::support::{body, frames};
 
 /// Packet types (high nibble of the first byte).
 const CONNECT: u8 = 1;
@@ -189,15 +189,6 @@ impl Relay {
         let _ = self.to_broker.write_all(pkt).await;
         true
     }
-}
-
-/// A packet's body: what follows the fixed header (the packet was framed by `packet_len`).
-fn body(pkt: &[u8]) -> &[u8] {
-    mqtt_codec::FixedHeader::parse(pkt)
-        .ok()
-        .flatten()
-        .and_then(|h| pkt.get(h.header_len..))
-        .unwrap_or(&[])
 }
 
 fn topic(body: &[u8]) -> &[u8] {

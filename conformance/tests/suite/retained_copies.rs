@@ -38,7 +38,7 @@ use mqtt_conformance::transport::Target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::frames_or_rest;
+use crate::support::{at_qos1, body, frames_or_rest, topic_field_len};
 
 /// Packet types (high nibble of the first byte).
 const CONNECT: u8 = 1;
@@ -100,37 +100,6 @@ struct Made {
     retained: Mutex<[Option<Vec<u8>>; 2]>,
 }
 
-/// A packet's body: what follows the fixed header (the packet was framed by `packet_len`).
-fn body(pkt: &[u8]) -> &[u8] {
-    mqtt_codec::FixedHeader::parse(pkt)
-        .ok()
-        .flatten()
-        .and_then(|h| pkt.get(h.header_len..))
-        .unwrap_or(&[])
-}
-
-/// The length of the Topic Name field at the start of a PUBLISH body, prefix included.
-fn topic_field_len(body: &[u8]) -> usize {
-    2 + body
-        .get(..2)
-        .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])))
-}
-
-/// The same PUBLISH at QoS 1 with `UPGRADED_ID`: the identifier follows the Topic Name in both
-/// versions (3.3.2), so 5.0 properties stay where they were.
-fn upgraded(pkt: &[u8]) -> Vec<u8> {
-    let b = body(pkt);
-    let at = topic_field_len(b).min(b.len());
-    let mut rest = Vec::with_capacity(b.len() + 2);
-    rest.extend_from_slice(&b[..at]);
-    rest.extend_from_slice(&UPGRADED_ID.to_be_bytes());
-    rest.extend_from_slice(&b[at..]);
-    let mut out = vec![pkt[0] | 0x02];
-    mqtt_codec::varint::write(&mut out, u32::try_from(rest.len()).unwrap());
-    out.extend_from_slice(&rest);
-    out
-}
-
 /// The same PUBLISH at QoS 0 and RETAIN 1, without its packet identifier if it had one.
 fn as_retained_qos0(pkt: &[u8]) -> Vec<u8> {
     let b = body(pkt);
@@ -167,7 +136,7 @@ fn recode(pkt: &[u8], v5: bool, edit: impl FnOnce(&mut Packet)) -> Vec<u8> {
 /// The second copy of a retained QoS 0 PUBLISH, changed as `how` says.
 fn altered(pkt: &[u8], how: Alter, v5: bool) -> Vec<u8> {
     match how {
-        Alter::Qos1 => upgraded(pkt),
+        Alter::Qos1 => at_qos1(pkt, UPGRADED_ID),
         Alter::NotRetained => {
             let mut copy = pkt.to_vec();
             copy[0] &= !0x01;
@@ -245,7 +214,7 @@ fn to_client(pkt: Vec<u8>, change: Change, made: &Made, conn: &Conn) -> Vec<Vec<
             let copy = altered(&pkt, how, conn.v5);
             vec![pkt, copy]
         }
-        Change::Upgrade => vec![upgraded(&pkt)],
+        Change::Upgrade => vec![at_qos1(&pkt, UPGRADED_ID)],
         Change::Dropped => vec![],
         Change::AfterConnack => vec![pkt],
     }

@@ -2,7 +2,7 @@
 //! pass and fail.
 
 use mqtt_conformance::report::{self, Style};
-use mqtt_conformance::runner::Outcome;
+use mqtt_conformance::runner::{Outcome, RunReport};
 use mqtt_conformance::transport::Target;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,6 +35,24 @@ async fn start() -> mqtt_reference_broker::BrokerHandle {
     mqtt_reference_broker::start(mqtt_reference_broker::Config::default())
         .await
         .unwrap()
+}
+
+/// Runs the scenario files with 16 jobs, each scenario `repeat` times, against a fresh
+/// reference broker: enough overlap that runs which must stay apart would meet.
+async fn run_overlapping(
+    files: &[(&str, &str)],
+    repeat: usize,
+    delayed_wills_apart: bool,
+) -> RunReport {
+    let broker = start().await;
+    let dir = scenario_dir(files);
+    let mut opts = options(Target::tcp(broker.tcp_addr()), Duration::from_secs(2));
+    opts.jobs = 16;
+    opts.repeat = repeat;
+    opts.delayed_wills_apart = delayed_wills_apart;
+    let report = run_with(&dir, &reference(), &opts).await.unwrap();
+    broker.shutdown().await;
+    report
 }
 
 #[tokio::test]
@@ -252,13 +270,7 @@ steps:
 
 #[tokio::test]
 async fn scenarios_with_fixed_topics_never_run_at_the_same_time() {
-    let broker = start().await;
-    let dir = scenario_dir(&[("fixed.yaml", FIXED)]);
-    let mut opts = options(Target::tcp(broker.tcp_addr()), Duration::from_secs(2));
-    opts.jobs = 16;
-    opts.repeat = 4;
-    let report = run_with(&dir, &reference(), &opts).await.unwrap();
-    broker.shutdown().await;
+    let report = run_overlapping(&[("fixed.yaml", FIXED)], 4, false).await;
     let bad: Vec<String> = report
         .results
         .iter()
@@ -299,13 +311,8 @@ steps:
 
 #[tokio::test]
 async fn exclusive_scenarios_run_while_nothing_else_does() {
-    let broker = start().await;
-    let dir = scenario_dir(&[("alone.yaml", ALONE), ("noisy.yaml", NOISY)]);
-    let mut opts = options(Target::tcp(broker.tcp_addr()), Duration::from_secs(2));
-    opts.jobs = 16;
-    opts.repeat = 3;
-    let report = run_with(&dir, &reference(), &opts).await.unwrap();
-    broker.shutdown().await;
+    let files = [("alone.yaml", ALONE), ("noisy.yaml", NOISY)];
+    let report = run_overlapping(&files, 3, false).await;
     assert_eq!(report.results.len(), 4);
     for r in &report.results {
         assert!(r.outcome == Outcome::Pass && r.flaky.is_none(), "{r:?}");
@@ -331,18 +338,11 @@ steps:
 
 #[tokio::test]
 async fn scenarios_leaving_delayed_wills_run_apart_when_asked() {
-    let broker = start().await;
-    let dir = scenario_dir(&[("delayed-will-apart.yaml", DELAYED_WILL)]);
-    let mut opts = options(Target::tcp(broker.tcp_addr()), Duration::from_secs(2));
-    opts.jobs = 16;
-    opts.repeat = 3;
-    opts.delayed_wills_apart = true;
-    let apart = run_with(&dir, &reference(), &opts).await.unwrap();
+    let files = [("delayed-will-apart.yaml", DELAYED_WILL)];
+    let apart = run_overlapping(&files, 3, true).await;
     // The same runs, allowed to overlap, see each other's wills: the lock is what kept them
     // apart.
-    opts.delayed_wills_apart = false;
-    let together = run_with(&dir, &reference(), &opts).await.unwrap();
-    broker.shutdown().await;
+    let together = run_overlapping(&files, 3, false).await;
     assert_eq!(apart.results.len(), 1);
     let r = &apart.results[0];
     assert!(r.outcome == Outcome::Pass && r.flaky.is_none(), "{r:?}");

@@ -175,3 +175,34 @@ pub(crate) fn frames_or_rest(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// A packet's body: what follows the fixed header (the packet was framed by `frames`).
+pub(crate) fn body(pkt: &[u8]) -> &[u8] {
+    mqtt_codec::FixedHeader::parse(pkt)
+        .ok()
+        .flatten()
+        .and_then(|h| pkt.get(h.header_len..))
+        .unwrap_or(&[])
+}
+
+/// The length of the Topic Name field at the start of a PUBLISH body, prefix included.
+pub(crate) fn topic_field_len(body: &[u8]) -> usize {
+    2 + body
+        .get(..2)
+        .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+}
+
+/// The same QoS 0 PUBLISH at QoS 1 with packet identifier `id`: the identifier follows the
+/// Topic Name in both versions (3.3.2), so 5.0 properties stay where they were.
+pub(crate) fn at_qos1(pkt: &[u8], id: u16) -> Vec<u8> {
+    let b = body(pkt);
+    let at = topic_field_len(b).min(b.len());
+    let mut rest = Vec::with_capacity(b.len() + 2);
+    rest.extend_from_slice(&b[..at]);
+    rest.extend_from_slice(&id.to_be_bytes());
+    rest.extend_from_slice(&b[at..]);
+    let mut out = vec![pkt[0] | 0x02];
+    mqtt_codec::varint::write(&mut out, u32::try_from(rest.len()).unwrap());
+    out.extend_from_slice(&rest);
+    out
+}
