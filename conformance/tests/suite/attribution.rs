@@ -8,6 +8,9 @@
 //! - `qos0_delivered_at_granted_qos`: a QoS 0 PUBLISH on a topic the client subscribed to at
 //!   QoS 1 or 2 goes out at QoS 1, which breaks the rule that the delivered QoS never exceeds
 //!   the published one (3.1.1 MQTT-3.8.4-6, 5.0 MQTT-3.8.4-8) only.
+//! - `session_present_never_set`: every CONNACK says Session Present 0, which breaks only the
+//!   statements on Session Present for a kept session (3.1.1 MQTT-3.2.2-2, 5.0 MQTT-3.2.2-3 and
+//!   MQTT-3.1.2-23).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -29,6 +32,7 @@ use crate::support::{
 
 /// Packet types (high nibble of the first byte).
 const CONNECT: u8 = 1;
+const CONNACK: u8 = 2;
 const PUBLISH: u8 = 3;
 const PUBACK: u8 = 4;
 /// The DUP bit of a PUBLISH's first byte.
@@ -65,6 +69,22 @@ impl Fault for ClearDup {
     fn to_client(&mut self, mut p: Vec<u8>, changed: &Changed) -> Vec<u8> {
         if p[0] >> 4 == PUBLISH && p[0] & DUP != 0 {
             p[0] &= !DUP;
+            changed.0.fetch_add(1, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+/// Every CONNACK goes out with Session Present 0, as from a broker that keeps sessions but
+/// never says so.
+struct NoSessionPresent;
+
+impl Fault for NoSessionPresent {
+    fn to_client(&mut self, mut p: Vec<u8>, changed: &Changed) -> Vec<u8> {
+        // The Connect Acknowledge Flags are the first byte of the body; bit 0 is Session Present.
+        let at = p.len() - body(&p).len();
+        if p[0] >> 4 == CONNACK && p.get(at).is_some_and(|f| f & 1 == 1) {
+            p[at] &= !1;
             changed.0.fetch_add(1, Ordering::Relaxed);
         }
         p
@@ -284,4 +304,31 @@ async fn qos0_delivered_at_granted_qos() {
         .filter(|r| r.id == "delivery-qos-not-upgraded");
     assert_eq!(named.count(), 2, "{failed:?}");
     assert!(upgraded > 0, "no QoS 0 PUBLISH went through the relay");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_present_never_set() {
+    // Session Present 1 when the session was kept (3.1.1), and a session begun with Clean
+    // Start 0 outliving its connection (5.0).
+    let rules = [
+        ("MQTT-3.2.2-2", Version::V3_1),
+        ("MQTT-3.2.2-2", Version::V3_1_1),
+        ("MQTT-3.2.2-3", Version::V5_0),
+        ("MQTT-3.1.2-23", Version::V5_0),
+    ];
+    let (report, cleared) = run_corpus(|| NoSessionPresent).await;
+    let failed = failures_citing(&report, &rules);
+    // The scenarios named for the rule fail: the 5.0 one for a session begun with Clean
+    // Start 0, and the resumed session under both versions.
+    let named = |id: &str| failed.iter().filter(|r| r.id == id).count();
+    assert_eq!(
+        named("session-begun-with-clean-start-kept-after-close"),
+        1,
+        "{failed:?}"
+    );
+    assert_eq!(named("session-present-when-resumed"), 2, "{failed:?}");
+    assert!(
+        cleared > 0,
+        "no CONNACK with Session Present 1 went through the relay"
+    );
 }
