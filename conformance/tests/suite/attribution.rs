@@ -13,7 +13,6 @@
 //!   MQTT-3.1.2-23).
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -23,11 +22,9 @@ use mqtt_codec::{FixedHeader, Packet, ProtocolVersion};
 use mqtt_conformance::runner::{Outcome, RunReport, ScenarioResult};
 use mqtt_conformance::scenario::Version;
 use mqtt_conformance::transport::Target;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::support::{
-    at_qos1, body, frames_or_rest, run_whole_corpus, start_relay, topic_field_len,
+    Rewrite, at_qos1, body, relay_framed, run_whole_corpus, start_relay, topic_field_len,
 };
 
 /// Packet types (high nibble of the first byte).
@@ -47,47 +44,40 @@ const FIRST_UPGRADED_ID: u16 = 0xFF00;
 #[derive(Default)]
 struct Changed(AtomicUsize);
 
-/// What the relay does to one connection's traffic.
-trait Fault: Send + 'static {
-    /// The broker's packet as the client gets it.
-    fn to_client(&mut self, pkt: Vec<u8>, changed: &Changed) -> Vec<u8>;
-    /// Whether the client's packets are looked at. Otherwise its bytes go on as they come,
-    /// unframed, so that a partial packet reaches the broker as it was sent.
-    fn inspects_client(&self) -> bool {
+/// Every PUBLISH the broker sends again goes out with DUP 0.
+struct ClearDup(Arc<Changed>);
+
+impl Rewrite for ClearDup {
+    fn frames_client(&self) -> bool {
         false
     }
-    /// Whether the client's packet goes on to the broker.
-    fn to_broker(&mut self, _pkt: &[u8]) -> bool {
-        true
-    }
-}
 
-/// Every PUBLISH the broker sends again goes out with DUP 0.
-struct ClearDup;
-
-impl Fault for ClearDup {
-    fn to_client(&mut self, mut p: Vec<u8>, changed: &Changed) -> Vec<u8> {
+    fn broker_packet(&mut self, mut p: Vec<u8>) -> Vec<Vec<u8>> {
         if p[0] >> 4 == PUBLISH && p[0] & DUP != 0 {
             p[0] &= !DUP;
-            changed.0.fetch_add(1, Ordering::Relaxed);
+            self.0.0.fetch_add(1, Ordering::Relaxed);
         }
-        p
+        vec![p]
     }
 }
 
 /// Every CONNACK goes out with Session Present 0, as from a broker that keeps sessions but
 /// never says so.
-struct NoSessionPresent;
+struct NoSessionPresent(Arc<Changed>);
 
-impl Fault for NoSessionPresent {
-    fn to_client(&mut self, mut p: Vec<u8>, changed: &Changed) -> Vec<u8> {
+impl Rewrite for NoSessionPresent {
+    fn frames_client(&self) -> bool {
+        false
+    }
+
+    fn broker_packet(&mut self, mut p: Vec<u8>) -> Vec<Vec<u8>> {
         // The Connect Acknowledge Flags are the first byte of the body; bit 0 is Session Present.
         let at = p.len() - body(&p).len();
         if p[0] >> 4 == CONNACK && p.get(at).is_some_and(|f| f & 1 == 1) {
             p[at] &= !1;
-            changed.0.fetch_add(1, Ordering::Relaxed);
+            self.0.0.fetch_add(1, Ordering::Relaxed);
         }
-        p
+        vec![p]
     }
 }
 
@@ -96,6 +86,7 @@ impl Fault for NoSessionPresent {
 /// do. The client's PUBACKs for them stop here, so the broker sees a client that follows it.
 #[derive(Default)]
 struct UpgradeToGranted {
+    changed: Arc<Changed>,
     v5: bool,
     /// The filters of each SUBSCRIBE not yet acknowledged, by packet identifier.
     asked: HashMap<u16, Vec<String>>,
@@ -128,10 +119,9 @@ impl UpgradeToGranted {
             matches(inner, topic)
         })
     }
-}
 
-impl Fault for UpgradeToGranted {
-    fn to_client(&mut self, p: Vec<u8>, changed: &Changed) -> Vec<u8> {
+    /// The broker's packet as the client gets it; notes what a SUBACK granted.
+    fn deliver(&mut self, p: Vec<u8>) -> Vec<u8> {
         match self.decode(&p) {
             Some(Packet::SubAck(ack)) => {
                 let filters = self.asked.remove(&ack.packet_id).unwrap_or_default();
@@ -145,7 +135,7 @@ impl Fault for UpgradeToGranted {
                 p
             }
             Some(Packet::Publish(publish)) if p[0] & QOS == 0 && self.upgrades(&publish.topic) => {
-                changed.0.fetch_add(1, Ordering::Relaxed);
+                self.changed.0.fetch_add(1, Ordering::Relaxed);
                 let id = FIRST_UPGRADED_ID + self.next % 0x100;
                 self.next = self.next.wrapping_add(1);
                 at_qos1(&p, id)
@@ -154,11 +144,9 @@ impl Fault for UpgradeToGranted {
         }
     }
 
-    fn inspects_client(&self) -> bool {
-        true
-    }
-
-    fn to_broker(&mut self, pkt: &[u8]) -> bool {
+    /// Whether the client's packet goes on to the broker; notes the version and what the
+    /// client subscribes to.
+    fn passes(&mut self, pkt: &[u8]) -> bool {
         match pkt[0] >> 4 {
             CONNECT => {
                 let b = body(pkt);
@@ -185,61 +173,24 @@ impl Fault for UpgradeToGranted {
     }
 }
 
-/// Relays one connection until either side ends it, with `fault` applied to both directions.
-async fn relay(
-    client: TcpStream,
-    broker: SocketAddr,
-    changed: Arc<Changed>,
-    mut fault: impl Fault,
-) {
-    let Ok(upstream) = TcpStream::connect(broker).await else {
-        return;
-    };
-    let (mut client_r, mut to_client) = client.into_split();
-    let (mut broker_r, mut to_broker) = upstream.into_split();
-    let (mut cbuf, mut bbuf) = (Vec::new(), Vec::new());
-    let (mut c, mut b) = ([0u8; 4096], [0u8; 4096]);
-    loop {
-        tokio::select! {
-            n = client_r.read(&mut c) => {
-                let n = n.unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                if !fault.inspects_client() {
-                    let _ = to_broker.write_all(&c[..n]).await;
-                    continue;
-                }
-                cbuf.extend_from_slice(&c[..n]);
-                for p in frames_or_rest(&mut cbuf) {
-                    if fault.to_broker(&p) {
-                        let _ = to_broker.write_all(&p).await;
-                    }
-                }
-            }
-            n = broker_r.read(&mut b) => {
-                let n = n.unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                bbuf.extend_from_slice(&b[..n]);
-                for p in frames_or_rest(&mut bbuf) {
-                    let _ = to_client.write_all(&fault.to_client(p, &changed)).await;
-                }
-            }
-        }
+impl Rewrite for UpgradeToGranted {
+    fn broker_packet(&mut self, p: Vec<u8>) -> Vec<Vec<u8>> {
+        vec![self.deliver(p)]
     }
-    let _ = to_client.shutdown().await;
+
+    fn client_packet(&mut self, pkt: Vec<u8>) -> Option<Vec<u8>> {
+        self.passes(&pkt).then_some(pkt)
+    }
 }
 
 /// The whole embedded corpus, both versions, against the reference broker behind a relay that
-/// applies a fresh `fault()` to each connection; with how many packets it changed.
-async fn run_corpus<F: Fault>(fault: fn() -> F) -> (RunReport, usize) {
+/// applies a fresh `fault` to each connection; with how many packets it changed.
+async fn run_corpus<F: Rewrite>(fault: fn(Arc<Changed>) -> F) -> (RunReport, usize) {
     let broker = mqtt_reference_broker::start(mqtt_reference_broker::Config::default())
         .await
         .unwrap();
-    let (addr, changed) =
-        start_relay(broker.tcp_addr(), move |c, b, ch| relay(c, b, ch, fault())).await;
+    let relay = move |c, b, changed| relay_framed(c, b, fault(changed));
+    let (addr, changed) = start_relay(broker.tcp_addr(), relay).await;
     let report = run_whole_corpus(Target::tcp(addr)).await;
     broker.shutdown().await;
     (report, changed.0.load(Ordering::Relaxed))
@@ -280,7 +231,7 @@ async fn resent_without_dup() {
         ("MQTT-3.3.1-1", Version::V3_1_1),
         ("MQTT-3.3.1-1", Version::V5_0),
     ];
-    let (report, cleared) = run_corpus(|| ClearDup).await;
+    let (report, cleared) = run_corpus(ClearDup).await;
     let failed = failures_citing(&report, &rules);
     // The scenario named for the rule fails under both versions.
     let dup = failed.iter().filter(|r| r.id == "redelivery-sets-dup");
@@ -296,7 +247,11 @@ async fn qos0_delivered_at_granted_qos() {
         ("MQTT-3.8.4-6", Version::V3_1_1),
         ("MQTT-3.8.4-8", Version::V5_0),
     ];
-    let (report, upgraded) = run_corpus(UpgradeToGranted::default).await;
+    let (report, upgraded) = run_corpus(|changed| UpgradeToGranted {
+        changed,
+        ..UpgradeToGranted::default()
+    })
+    .await;
     let failed = failures_citing(&report, &rules);
     // The scenario named for the rule fails under both versions.
     let named = failed
@@ -316,7 +271,7 @@ async fn session_present_never_set() {
         ("MQTT-3.2.2-3", Version::V5_0),
         ("MQTT-3.1.2-23", Version::V5_0),
     ];
-    let (report, cleared) = run_corpus(|| NoSessionPresent).await;
+    let (report, cleared) = run_corpus(NoSessionPresent).await;
     let failed = failures_citing(&report, &rules);
     // The scenarios named for the rule fail: the 5.0 one for a session begun with Clean
     // Start 0, and the resumed session under both versions.

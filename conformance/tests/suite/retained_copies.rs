@@ -27,7 +27,6 @@
 //! - `Dropped`: no retained QoS 0 PUBLISH reaches a client, so an optional second copy never
 //!   stands in for the first.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -35,10 +34,8 @@ use mqtt_codec::bytes::Bytes;
 use mqtt_codec::{FixedHeader, Packet, Properties, ProtocolVersion, RetainHandling};
 use mqtt_conformance::runner::Outcome;
 use mqtt_conformance::transport::Target;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-use crate::support::{at_qos1, body, frames_or_rest, topic_field_len};
+use crate::support::{Rewrite, at_qos1, body, relay_framed, topic_field_len};
 
 /// Packet types (high nibble of the first byte).
 const CONNECT: u8 = 1;
@@ -226,44 +223,21 @@ fn acks_upgrade(pkt: &[u8]) -> bool {
     pkt[0] >> 4 == PUBACK && body(pkt).get(..2) == Some(&UPGRADED_ID.to_be_bytes()[..])
 }
 
-/// Relays one connection until either side ends it, making `change`.
-async fn relay(client: TcpStream, broker: SocketAddr, made: Arc<Made>, change: Change) {
-    let Ok(upstream) = TcpStream::connect(broker).await else {
-        return;
-    };
-    let (mut client_r, mut to_client_w) = client.into_split();
-    let (mut broker_r, mut to_broker) = upstream.into_split();
-    let (mut cbuf, mut bbuf, mut conn) = (Vec::new(), Vec::new(), Conn::default());
-    let (mut c, mut b) = ([0u8; 4096], [0u8; 4096]);
-    loop {
-        tokio::select! {
-            n = client_r.read(&mut c) => {
-                let n = n.unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                cbuf.extend_from_slice(&c[..n]);
-                for p in frames_or_rest(&mut cbuf) {
-                    if let Some(p) = from_client(p, change, &made, &mut conn) {
-                        let _ = to_broker.write_all(&p).await;
-                    }
-                }
-            }
-            n = broker_r.read(&mut b) => {
-                let n = n.unwrap_or(0);
-                if n == 0 {
-                    break;
-                }
-                bbuf.extend_from_slice(&b[..n]);
-                for p in frames_or_rest(&mut bbuf) {
-                    for out in to_client(p, change, &made, &conn) {
-                        let _ = to_client_w.write_all(&out).await;
-                    }
-                }
-            }
-        }
+/// One connection through the relay, making `change`.
+struct Copies {
+    change: Change,
+    made: Arc<Made>,
+    conn: Conn,
+}
+
+impl Rewrite for Copies {
+    fn client_packet(&mut self, pkt: Vec<u8>) -> Option<Vec<u8>> {
+        from_client(pkt, self.change, &self.made, &mut self.conn)
     }
-    let _ = to_client_w.shutdown().await;
+
+    fn broker_packet(&mut self, pkt: Vec<u8>) -> Vec<Vec<u8>> {
+        to_client(pkt, self.change, &self.made, &self.conn)
+    }
 }
 
 /// Runs the embedded scenarios `ids` against the reference broker behind a relay making
@@ -273,7 +247,10 @@ async fn run_through(ids: &[&str], change: Change) -> (Vec<(Outcome, String)>, u
     let broker = mqtt_reference_broker::start(mqtt_reference_broker::Config::default())
         .await
         .unwrap();
-    let relay = move |c, b, m| relay(c, b, m, change);
+    let relay = move |c, b, made| {
+        let conn = Conn::default();
+        relay_framed(c, b, Copies { change, made, conn })
+    };
     let (addr, made) = crate::support::start_relay(broker.tcp_addr(), relay).await;
     let report = crate::support::run_embedded(ids, Target::tcp(addr)).await;
     broker.shutdown().await;

@@ -154,6 +154,70 @@ where
     (addr, record)
 }
 
+/// What a relay in front of a broker does to one connection's packets.
+pub(crate) trait Rewrite: Send + 'static {
+    /// Whether the client's bytes are split into packets for `client_packet`. Otherwise they go
+    /// on as they come, unframed, so that a partial packet reaches the broker as it was sent.
+    fn frames_client(&self) -> bool {
+        true
+    }
+    /// What goes to the broker for one packet from the client, if anything.
+    fn client_packet(&mut self, pkt: Vec<u8>) -> Option<Vec<u8>> {
+        Some(pkt)
+    }
+    /// What goes to the client for one packet from the broker.
+    fn broker_packet(&mut self, pkt: Vec<u8>) -> Vec<Vec<u8>>;
+}
+
+/// Relays one connection to `broker` until either side ends it, applying `rw` to its packets.
+pub(crate) async fn relay_framed(
+    client: tokio::net::TcpStream,
+    broker: std::net::SocketAddr,
+    mut rw: impl Rewrite,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(upstream) = tokio::net::TcpStream::connect(broker).await else {
+        return;
+    };
+    let (mut client_r, mut to_client) = client.into_split();
+    let (mut broker_r, mut to_broker) = upstream.into_split();
+    let (mut cbuf, mut bbuf) = (Vec::new(), Vec::new());
+    let (mut c, mut b) = ([0u8; 4096], [0u8; 4096]);
+    loop {
+        tokio::select! {
+            n = client_r.read(&mut c) => {
+                let n = n.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                if !rw.frames_client() {
+                    let _ = to_broker.write_all(&c[..n]).await;
+                    continue;
+                }
+                cbuf.extend_from_slice(&c[..n]);
+                for p in frames_or_rest(&mut cbuf) {
+                    if let Some(p) = rw.client_packet(p) {
+                        let _ = to_broker.write_all(&p).await;
+                    }
+                }
+            }
+            n = broker_r.read(&mut b) => {
+                let n = n.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                bbuf.extend_from_slice(&b[..n]);
+                for p in frames_or_rest(&mut bbuf) {
+                    for out in rw.broker_packet(p) {
+                        let _ = to_client.write_all(&out).await;
+                    }
+                }
+            }
+        }
+    }
+    let _ = to_client.shutdown().await;
+}
+
 /// Splits whole packets off the front of `buf`; a partial packet stays there. The flag is true
 /// when what stays cannot be framed (a bad Remaining Length), so it never will be.
 pub(crate) fn frames(buf: &mut Vec<u8>) -> (Vec<Vec<u8>>, bool) {
